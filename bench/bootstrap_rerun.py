@@ -1,0 +1,50 @@
+"""Converged re-run of playbooks/bootstrap.yml: the no-op path users hit most.
+
+Baseline in the same run: ansible-playbook on an empty play against the same
+inventory, i.e. what Ansible itself costs before any of our tasks run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from report import REPO, median, time_command, write_section
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "PATH": f"{BIN}:{os.environ['PATH']}"}
+CASES = {
+    "docker": {"bootstrap_engines": ["docker"]},
+    "docker + podman + 1 rootless user": {
+        "bootstrap_engines": ["docker", "podman"],
+        "container_runtime_rootless_users": ["aishell-test"],
+    },
+}
+
+
+def main() -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as empty:
+        empty.write("- name: Empty play\n  hosts: all\n  gather_facts: true\n  tasks: []\n")
+    playbook = str(BIN / "ansible-playbook")
+    baseline = median(time_command([playbook, empty.name], RUNS, ENV))
+    rows = [f"| empty play with fact gathering (baseline) | {baseline:.1f} | 1.0 |"]
+    for label, extravars in CASES.items():
+        argv = [playbook, "playbooks/bootstrap.yml", "-e", json.dumps(extravars)]
+        time_command(argv, 1, ENV)  # converge first, so every timed run is a no-op
+        seconds = median(time_command(argv, RUNS, ENV))
+        rows.append(f"| bootstrap.yml, converged, {label} | {seconds:.1f} | {seconds / baseline:.1f} |")
+    os.unlink(empty.name)
+    write_section(
+        "bootstrap-rerun",
+        "## Converged re-run of `playbooks/bootstrap.yml`\n\n"
+        f"Median of {RUNS} runs each, in seconds; ratio to Ansible's own start-up with fact gathering.\n\n"
+        "| what | median s | ratio |\n| --- | --- | --- |\n" + "\n".join(rows),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Shared helpers for benchmarks: timing and writing results into docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "docs" / "benchmarks.md"
+HEADER = """# Benchmarks
+
+Written by the scripts in `bench/` (`make bench`); each section is replaced
+when its benchmark runs again. Times are wall-clock medians of several runs on
+the machine named in the section, our command and its baseline measured in
+the same run.
+"""
+
+
+def time_command(argv: Sequence[str], runs: int, env: dict | None = None) -> list[float]:
+    """Wall-clock seconds of `runs` runs of argv; any failure aborts the benchmark."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def machine() -> str:
+    return f"{platform.node()} ({platform.machine()}, {_cores()} cores, Python {platform.python_version()})"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section `name` of docs/benchmarks.md."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"{begin}\n{body.rstrip()}\n\n_Measured {stamp} on {machine()}._\n{end}"
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
