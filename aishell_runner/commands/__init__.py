@@ -1,0 +1,5 @@
+"""One module per subcommand; each exposes `register(subparsers)` and `run(args, ui) -> int`."""
+
+from . import bootstrap
+
+COMMANDS = [bootstrap]
