@@ -1,0 +1,70 @@
+"""Content hashes of the sandbox images' inputs, shared by the role and `aishell-run build`.
+
+The CLI loads this same file for its warm check, so the role and the CLI can
+never disagree on whether an image is current. Only what changes the built
+image goes in: settings, the Dockerfile template's text, the CA bundle's digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+# The settings that shape the foundation image.
+FOUNDATION_SETTINGS = (
+    "sandbox_image_base_source",
+    "sandbox_image_registry_base",
+    "sandbox_image_offline_base",
+    "sandbox_image_node_version",
+    "sandbox_image_npm_version",
+    "sandbox_image_agents",
+    "sandbox_image_detect_secrets_version",
+)
+
+
+def _digest(inputs: dict[str, Any]) -> str:
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def foundation_hash(settings: dict[str, Any], template_sha256: str, ca_sha256: str) -> str:
+    """Hash of the foundation image's inputs; `ca_sha256` is "none" without a bundle."""
+    chosen = {name: settings.get(name) for name in FOUNDATION_SETTINGS}
+    chosen["sandbox_image_agents"] = {k: v for k, v in (chosen["sandbox_image_agents"] or {}).items() if v}
+    return _digest({"settings": chosen, "template": template_sha256, "ca_bundle": ca_sha256})
+
+
+def extension_hash(foundation: str, dockerfile_sha256: str) -> str:
+    """Hash of a project image's inputs: its Dockerfile and the foundation it builds on."""
+    return _digest({"foundation": foundation, "dockerfile": dockerfile_sha256})
+
+
+def agent_packages(agents: dict[str, str], packages: dict[str, str]) -> list[str]:
+    """npm install arguments (`package@version`) for the enabled agents, in a stable order."""
+    return [f"{packages[name]}@{version}" for name, version in sorted(agents.items()) if version]
+
+
+def image_report(inspected: dict[str, Any], built: list[str]) -> dict[str, Any]:
+    """What the report says of one image, from a registered `image inspect` loop result."""
+    if inspected.get("rc") != 0:
+        return {"present": False, "built": False}
+    size, _, labels = inspected["stdout"].partition(" ")
+    labels = json.loads(labels or "null") or {}
+    return {
+        "present": True,
+        "built": inspected["item"] in built,
+        "size_bytes": int(size),
+        "inputs": labels.get("org.aishell.inputs"),
+        "base": labels.get("org.aishell.base"),
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "aishell_foundation_hash": foundation_hash,
+            "aishell_extension_hash": extension_hash,
+            "aishell_agent_packages": agent_packages,
+            "aishell_image_report": image_report,
+        }
