@@ -48,7 +48,12 @@ class PlaybookResult:
 
     @property
     def ok(self) -> bool:
-        return self.rc == 0 and not self.failures
+        return self.rc == 0
+
+    @property
+    def final_failure(self) -> TaskFailure | None:
+        """The failure that stopped the play (earlier ones may have been rescued)."""
+        return self.failures[-1] if self.failures else None
 
 
 class EventCollector:

@@ -1,5 +1,5 @@
 """One module per subcommand; each exposes `register(subparsers)` and `run(args, ui) -> int`."""
 
-from . import bootstrap
+from . import bootstrap, build
 
-COMMANDS = [bootstrap]
+COMMANDS = [bootstrap, build]

@@ -98,9 +98,9 @@ def _json_report(result: PlaybookResult, check: bool) -> dict[str, Any]:
 
 
 def _raise_failure(result: PlaybookResult, quiet: bool) -> None:
-    if not result.failures:
+    first = result.final_failure
+    if first is None:
         raise AishellError(f"bootstrap ended with status {result.status}", hint=f"full log: {result.log}")
-    first = result.failures[0]
     where = "unreachable" if first.unreachable else f"failed at '{first.task}'"
     raise AishellError(
         f"{first.host} {where}: {first.message}",

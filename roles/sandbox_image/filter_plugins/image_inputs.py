@@ -7,8 +7,10 @@ image goes in: settings, the Dockerfile template's text, the CA bundle's digest.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 from typing import Any
 
 # The settings that shape the foundation image.
@@ -60,6 +62,34 @@ def image_report(inspected: dict[str, Any], built: list[str]) -> dict[str, Any]:
     }
 
 
+def build_failure(output: str) -> dict[str, Any]:
+    """The failing step, the engine's reason and the log's lines, from a failed build's output.
+
+    Docker's API reports `... message: REASON, logs: ['Step 1/4 : ...', ...]`
+    on one line; Podman prints its log as it goes. Both become plain lines.
+    """
+    lines: list[str] = []
+    reason = None
+    for raw in output.splitlines():
+        found = re.search(r"message: (.*), logs: (\[.*\])\s*$", raw)
+        if found:
+            reason = found.group(1)
+            try:
+                lines.extend(str(entry) for entry in ast.literal_eval(found.group(2)))
+            except (ValueError, SyntaxError):
+                lines.append(raw)
+        else:
+            lines.append(raw)
+    lines = [line.rstrip() for line in lines if line.strip()]
+    steps = [line for line in lines if re.match(r"(Step|STEP) \d+/\d+ ?:", line)]
+    errors = [line for line in lines if line.lower().startswith(("error", "npm error"))]
+    return {
+        "step": steps[-1] if steps else None,
+        "reason": reason or (errors[-1] if errors else (lines[-1] if lines else "no output")),
+        "lines": lines,
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -67,4 +97,5 @@ class FilterModule:
             "aishell_extension_hash": extension_hash,
             "aishell_agent_packages": agent_packages,
             "aishell_image_report": image_report,
+            "aishell_build_failure": build_failure,
         }

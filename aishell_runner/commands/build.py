@@ -1,0 +1,131 @@
+"""`aishell-run build`: build the sandbox images, only what changed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from .. import images
+from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
+from ..playbook import run_playbook
+from ..ui import UI
+
+NAME = "build"
+AGENTS = ("claude", "codex", "gemini", "opencode")
+EPILOG = """examples:
+  aishell-run build                               # foundation (+ .aishell/Dockerfile), only if changed
+  aishell-run build --base-source debootstrap     # no container registry needed
+  aishell-run build --agent claude=2.1.332 --agent codex=   # pin Claude Code, leave Codex out
+  aishell-run build --force --json
+
+A project's `.aishell/Dockerfile` (starting FROM localhost/aishell-foundation:latest)
+becomes the project's image. Content hashes of every input are kept as image
+labels: when nothing changed, nothing is built and no Ansible is started."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help="build the sandbox images (foundation and project), only what changed",
+        description="Build the foundation image and the project's image, rebuilding only what changed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", nargs="?", default=".", help="project directory (default: the current one)")
+    parser.add_argument("--engine", choices=["docker", "podman"], help="default: docker when it answers, else podman")
+    parser.add_argument("--base-source", choices=["registry", "debootstrap"], help="where the Debian base comes from")
+    parser.add_argument("--no-fallback", action="store_true",
+                        help="fail instead of building the base locally when the registry cannot be reached")
+    parser.add_argument("--ca-bundle", metavar="auto|none|PATH", help="CA bundle to trust inside (default: auto)")
+    parser.add_argument("--agent", action="append", default=[], metavar="NAME=VERSION",
+                        help=f"pin an agent CLI ({', '.join(AGENTS)}); an empty VERSION leaves it out")
+    parser.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    engine = args.engine or _detect_engine()
+    settings = images.settings_with(_overrides(args))
+    started = time.perf_counter()
+    freshness = images.check(engine, settings)
+    if freshness.all_current and not args.force:
+        return _finish(ui, engine, settings, built=[], seconds=time.perf_counter() - started)
+    extravars = {key: value for key, value in settings.items() if key.startswith("sandbox_image_")}
+    # Root builds into the system engine; anyone else builds into their own
+    # engine (rootless Podman, or Docker through its socket) without sudo.
+    extravars["sandbox_image_become"] = os.geteuid() == 0
+    extravars["sandbox_image_log_dir"] = str(Path(settings["sandbox_image_log_dir"]) if os.geteuid() == 0
+                                             else _user_log_dir())
+    with ui.progress("Building sandbox images") as show_task:
+        result = run_playbook("sandbox_image.yml", extravars, on_task=show_task)
+    if not result.ok:
+        first = result.final_failure
+        message = first.message if first else f"the build ended with status {result.status}"
+        raise AishellError(message, hint=f"Ansible's log: {result.log}",
+                           exit_code=EXIT_USAGE if first and first.is_argument_error else EXIT_FAILURE)
+    report = (result.custom_stats.get("aishell_images") or {}).get("localhost", {})
+    built = [name for name, info in report.items() if info.get("built")]
+    return _finish(ui, engine, settings, built=built, seconds=time.perf_counter() - started)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"sandbox_image_force": args.force}
+    if args.base_source:
+        overrides["sandbox_image_base_source"] = args.base_source
+    if args.no_fallback:
+        overrides["sandbox_image_base_fallback"] = False
+    if args.ca_bundle:
+        images.ca_bundle_path(args.ca_bundle)  # a missing file is refused here, before any build
+        overrides["sandbox_image_ca_bundle"] = args.ca_bundle
+    if args.agent:
+        agents = dict(images.settings_with({})["sandbox_image_agents"])
+        for pin in args.agent:
+            name, sep, version = pin.partition("=")
+            if not sep or name not in AGENTS:
+                raise AishellError(f"--agent {pin!r} is not NAME=VERSION with NAME one of {', '.join(AGENTS)}",
+                                   hint="for example --agent claude=2.1.332, or --agent gemini= to leave it out",
+                                   exit_code=EXIT_USAGE)
+            agents[name] = version
+        overrides["sandbox_image_agents"] = agents
+    project = Path(args.project).resolve()
+    dockerfile = project / ".aishell" / "Dockerfile"
+    if dockerfile.is_file():
+        overrides["sandbox_image_extension_dockerfile"] = str(dockerfile)
+        overrides["sandbox_image_extension_name"] = images.extension_name(project)
+    return overrides
+
+
+def _detect_engine() -> str:
+    for engine in ("docker", "podman"):
+        if shutil.which(engine) and images.engine_answers(engine):
+            return engine
+    raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`", exit_code=4)
+
+
+def _user_log_dir() -> Path:
+    from ..paths import state_dir
+
+    return state_dir() / "builds"
+
+
+def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
+    names = [settings["sandbox_image_foundation_name"]]
+    if settings.get("sandbox_image_extension_dockerfile"):
+        names.append(settings["sandbox_image_extension_name"])
+    rows = [{"name": name, "built": name in built, "size_bytes": images.image_size(engine, name)} for name in names]
+    if ui.json_mode:
+        ui.emit_json({"ok": True, "engine": engine, "images": rows, "seconds": round(seconds, 3)})
+        return EXIT_OK
+    table = Table(title=f"Sandbox images ({engine})")
+    for column in ("image", "this run", "size"):
+        table.add_column(column)
+    for row in rows:
+        size = f"{row['size_bytes'] / 1e6:.0f} MB" if row["size_bytes"] else "?"
+        table.add_row(row["name"], "built" if row["built"] else "up to date", size)
+    ui.out.print(table)
+    return EXIT_OK

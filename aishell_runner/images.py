@@ -1,0 +1,139 @@
+"""The warm check for sandbox images: are the foundation and project images current?
+
+It uses the sandbox_image role's own defaults, template and hash functions
+(roles/sandbox_image/filter_plugins/image_inputs.py), so it cannot disagree
+with the role; and it asks the engine only for labels, so a no-change check
+costs a few tens of milliseconds and starts no Ansible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from .errors import AishellError
+from .paths import project_root
+
+INPUTS_LABEL = "org.aishell.inputs"
+
+
+def role_dir() -> Path:
+    return project_root() / "roles" / "sandbox_image"
+
+
+@cache
+def _filters() -> ModuleType:
+    path = role_dir() / "filter_plugins" / "image_inputs.py"
+    spec = importlib.util.spec_from_file_location("aishell_image_inputs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _role_yaml(name: str) -> dict[str, Any]:
+    return yaml.safe_load((role_dir() / name).read_text()) or {}
+
+
+def settings_with(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The role's defaults with `overrides` applied (what the playbook will see)."""
+    return {**_role_yaml("defaults/main.yml"), **overrides}
+
+
+def ca_bundle_path(setting: str) -> Path | None:
+    """The CA bundle the role will copy into the image, or None."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        candidates = _role_yaml("vars/main.yml")["__sandbox_image_ca_candidates"]
+        return next((Path(c) for c in candidates if Path(c).is_file()), None)
+    path = Path(setting)
+    if not path.is_file():
+        raise AishellError(
+            f"the CA bundle {setting} does not exist",
+            hint="give the path of a PEM bundle, or `--ca-bundle auto` (the host's) or `--ca-bundle none`",
+            exit_code=2,
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def foundation_hash(settings: dict[str, Any]) -> str:
+    ca = ca_bundle_path(settings["sandbox_image_ca_bundle"])
+    template = (role_dir() / "templates" / "Dockerfile.foundation.j2").read_text()
+    return _filters().foundation_hash(
+        settings, hashlib.sha256(template.encode()).hexdigest(), _sha256(ca) if ca else "none"
+    )
+
+
+def extension_hash(foundation: str, dockerfile: Path) -> str:
+    return _filters().extension_hash(foundation, _sha256(dockerfile))
+
+
+def extension_name(project: Path) -> str:
+    """A project's image name: readable, and unique per project path."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or "project"
+    digest = hashlib.sha256(str(project).encode()).hexdigest()[:8]
+    return f"localhost/aishell-project-{slug}-{digest}:latest"
+
+
+def image_labels(engine: str, name: str) -> dict[str, str] | None:
+    """The image's labels, or None when the engine has no such image."""
+    try:
+        run = subprocess.run(
+            [engine, "image", "inspect", "--format", "{{json .Config.Labels}}", name],
+            capture_output=True, text=True, timeout=30,
+        )
+    except FileNotFoundError as error:
+        hint = "run `sudo aishell-run bootstrap`"
+        raise AishellError(f"{engine} is not installed", hint=hint, exit_code=4) from error
+    if run.returncode != 0:
+        return None
+    return json.loads(run.stdout or "null") or {}
+
+
+@dataclass
+class Freshness:
+    foundation_current: bool
+    extension_current: bool | None  # None: the project has no extension
+
+    @property
+    def all_current(self) -> bool:
+        return self.foundation_current and self.extension_current is not False
+
+
+def check(engine: str, settings: dict[str, Any]) -> Freshness:
+    """Compare the wanted inputs' hashes with the labels of the images the engine has."""
+    wanted = foundation_hash(settings)
+    labels = image_labels(engine, settings["sandbox_image_foundation_name"]) or {}
+    foundation_current = labels.get(INPUTS_LABEL) == wanted
+    dockerfile = settings.get("sandbox_image_extension_dockerfile")
+    if not dockerfile:
+        return Freshness(foundation_current, None)
+    ext_labels = image_labels(engine, settings["sandbox_image_extension_name"]) or {}
+    extension_current = foundation_current and ext_labels.get(INPUTS_LABEL) == extension_hash(wanted, Path(dockerfile))
+    return Freshness(foundation_current, extension_current)
+
+
+def engine_answers(engine: str) -> bool:
+    try:
+        return subprocess.run([engine, "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def image_size(engine: str, name: str) -> int | None:
+    run = subprocess.run([engine, "image", "inspect", "--format", "{{.Size}}", name], capture_output=True, text=True)
+    return int(run.stdout.strip()) if run.returncode == 0 and run.stdout.strip().isdigit() else None
