@@ -134,6 +134,13 @@ def engine_answers(engine: str) -> bool:
         return False
 
 
-def image_size(engine: str, name: str) -> int | None:
-    run = subprocess.run([engine, "image", "inspect", "--format", "{{.Size}}", name], capture_output=True, text=True)
-    return int(run.stdout.strip()) if run.returncode == 0 and run.stdout.strip().isdigit() else None
+def image_facts(engine: str, name: str) -> dict[str, Any]:
+    """Size and base source of an image, for the build summary."""
+    run = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Size}} {{json .Config.Labels}}", name],
+        capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        return {"size_bytes": None, "base": None}
+    size, _, labels = run.stdout.strip().partition(" ")
+    return {"size_bytes": int(size), "base": (json.loads(labels or "null") or {}).get("org.aishell.base")}

@@ -117,15 +117,15 @@ def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], 
     names = [settings["sandbox_image_foundation_name"]]
     if settings.get("sandbox_image_extension_dockerfile"):
         names.append(settings["sandbox_image_extension_name"])
-    rows = [{"name": name, "built": name in built, "size_bytes": images.image_size(engine, name)} for name in names]
+    rows = [{"name": name, "built": name in built, **images.image_facts(engine, name)} for name in names]
     if ui.json_mode:
         ui.emit_json({"ok": True, "engine": engine, "images": rows, "seconds": round(seconds, 3)})
         return EXIT_OK
     table = Table(title=f"Sandbox images ({engine})")
-    for column in ("image", "this run", "size"):
+    for column in ("image", "this run", "base", "size"):
         table.add_column(column)
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:.0f} MB" if row["size_bytes"] else "?"
-        table.add_row(row["name"], "built" if row["built"] else "up to date", size)
+        table.add_row(row["name"], "built" if row["built"] else "up to date", row["base"] or "-", size)
     ui.out.print(table)
     return EXIT_OK

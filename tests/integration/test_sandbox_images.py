@@ -1,0 +1,155 @@
+"""Sandbox images on real engines: built offline, trusted CA, rebuilt only when an input changed.
+
+The tests share one project and run in order: each starts from the images the
+previous one left.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ansible_helpers import run_play
+from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
+
+AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
+FOUNDATION = "localhost/aishell-foundation:latest"
+# Offline base, and only Claude Code: the other agents would only add minutes.
+SMALL = ["--base-source", "debootstrap", "--agent", "codex=", "--agent", "gemini=", "--agent", "opencode="]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    (root / ".aishell").mkdir()
+    (root / ".aishell" / "Dockerfile").write_text(
+        f"FROM {FOUNDATION}\nRUN echo one > /etc/aishell-extension\n"
+    )
+    return root
+
+
+def build(project, *extra, expect=0):
+    run = subprocess.run([AISHELL_RUN, "build", "--json", *SMALL, *extra], cwd=project, capture_output=True, text=True)
+    assert run.returncode == expect, run.stderr
+    return json.loads(run.stdout) if expect == 0 else run
+
+
+def image_id(name):
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", name],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def in_image(image, command):
+    return subprocess.run(["docker", "run", "--rm", image, "sh", "-c", command], capture_output=True, text=True)
+
+
+def built(document):
+    return {image["name"]: image["built"] for image in document["images"]}
+
+
+def extension(document):
+    return document["images"][1]["name"]
+
+
+def test_foundation_builds_on_the_offline_base_with_the_agent_inside(project):
+    document = build(project)
+    foundation = document["images"][0]
+    assert foundation["name"] == FOUNDATION and foundation["base"] == "debootstrap"
+    assert foundation["size_bytes"] > 0
+    assert in_image(FOUNDATION, "claude --version").stdout.startswith("2.1.332")
+    assert in_image(FOUNDATION, "detect-secrets --version").returncode == 0
+
+
+def test_foundation_keeps_no_compiler_package_lists_or_npm_cache(project):
+    leftovers = in_image(FOUNDATION, "command -v gcc cc; ls /var/lib/apt/lists; ls -A /root/.npm 2>/dev/null; true")
+    assert leftovers.stdout.split() == []
+
+
+def test_host_ca_bundle_lets_npm_reach_the_registry_inside(project):
+    run = in_image(FOUNDATION, "npm view is-number version")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip()
+
+
+def test_nothing_changed_builds_nothing_and_starts_no_ansible(project, tmp_path, monkeypatch):
+    build(project)  # converge
+    state = tmp_path / "state"
+    run = subprocess.run([AISHELL_RUN, "build", "--json", *SMALL], cwd=project, capture_output=True, text=True,
+                         env={**os.environ, "XDG_STATE_HOME": str(state)})
+    assert run.returncode == 0, run.stderr
+    assert not any(built(json.loads(run.stdout)).values())
+    assert not (state / "aishell" / "runs").exists()  # no ansible-runner run was started
+
+
+def test_edited_extension_rebuilds_only_the_extension(project):
+    foundation_before = image_id(FOUNDATION)
+    (project / ".aishell" / "Dockerfile").write_text(f"FROM {FOUNDATION}\nRUN echo two > /etc/aishell-extension\n")
+    document = build(project)
+    assert built(document) == {FOUNDATION: False, extension(document): True}
+    assert image_id(FOUNDATION) == foundation_before
+    assert in_image(extension(document), "cat /etc/aishell-extension").stdout.strip() == "two"
+
+
+def test_failing_extension_keeps_the_previous_image(project):
+    name = extension(build(project))
+    before = image_id(name)
+    dockerfile = project / ".aishell" / "Dockerfile"
+    good = dockerfile.read_text()
+    dockerfile.write_text(good + "RUN exit 7\n")
+    run = build(project, expect=1)
+    assert "RUN exit 7" in run.stderr and "Full log:" in run.stderr and "Traceback" not in run.stderr
+    assert image_id(name) == before
+    dockerfile.write_text(good)
+
+
+def test_missing_npm_version_fails_and_keeps_the_foundation(project):
+    before = image_id(FOUNDATION)
+    run = build(project, "--agent", "claude=0.0.0-does-not-exist", expect=1)
+    assert "npm install" in run.stderr and "Traceback" not in run.stderr
+    assert image_id(FOUNDATION) == before
+
+
+def test_missing_ca_bundle_is_refused_before_any_build(project):
+    run = build(project, "--ca-bundle", "/nonexistent/ca.pem", expect=2)
+    assert "/nonexistent/ca.pem does not exist" in run.stderr
+
+
+def test_unreachable_registry_without_fallback_is_refused(project):
+    before = image_id(FOUNDATION)
+    run = build(project, "--base-source", "registry", "--no-fallback", expect=1)
+    assert "could not be pulled" in run.stderr
+    assert image_id(FOUNDATION) == before
+
+
+def test_unreachable_registry_falls_back_to_the_offline_base(project):
+    document = build(project, "--base-source", "registry")
+    assert document["images"][0]["base"] == "debootstrap"
+    assert built(document) == {FOUNDATION: True, extension(document): True}
+
+
+def test_new_agent_version_rebuilds_the_foundation_then_the_extension(project):
+    document = build(project, "--agent", "claude=2.1.331")
+    assert built(document) == {FOUNDATION: True, extension(document): True}
+    assert in_image(extension(document), "claude --version").stdout.startswith("2.1.331")
+    build(project)  # back to the default pins for whoever comes next
+
+
+def test_rootless_podman_builds_the_foundation_in_the_users_storage(tmp_path):
+    outcome = run_play(
+        "playbooks/sandbox_image.yml",
+        tmp_path,
+        extravars={
+            "sandbox_image_engine": "podman",
+            "sandbox_image_user": ROOTLESS_USER,
+            "sandbox_image_base_source": "debootstrap",
+            "sandbox_image_agents": {"claude": "2.1.332", "codex": "", "gemini": "", "opencode": ""},
+        },
+    )
+    assert outcome.rc == 0, outcome.failure_messages
+    report = outcome.custom_stats["aishell_images"]["localhost"][FOUNDATION]
+    assert report["present"] and report["base"] == "debootstrap"
+    run = run_as_rootless_user(f"podman run --rm --userns=keep-id {FOUNDATION} claude --version")
+    assert run.stdout.startswith("2.1.332"), run.stderr
