@@ -139,3 +139,10 @@ def test_interrupt_exits_130_with_one_line(monkeypatch, capsys, as_root):
     monkeypatch.setattr(bootstrap, "run_playbook", interrupted)
     assert cli.main(["bootstrap"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_build_refuses_a_malformed_agent_pin(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", "--engine", "docker", "--agent", "clod=1"]) == 2
+    err = capsys.readouterr().err
+    assert "NAME=VERSION" in err and "claude" in err

@@ -1,0 +1,63 @@
+"""The sandbox_image role's hash and build-log helpers (roles/sandbox_image/filter_plugins)."""
+
+from aishell_runner import images
+
+filters = images._filters()
+
+DOCKER_FAILURE = (
+    "Error building localhost/x:latest - code: 1, message: The command '/bin/sh -c exit 7' returned a non-zero "
+    "code: 7, logs: ['Step 1/3 : FROM base', '', ' ---> 1234', 'Step 2/3 : RUN exit 7', ' ---> Running in 99']"
+)
+PODMAN_FAILURE = """Failed to build image localhost/x:latest
+STEP 1/3: FROM base
+STEP 2/3: RUN npm install --global @anthropic-ai/claude-code@0.0.0
+npm error code ETARGET
+npm error notarget No matching version found for @anthropic-ai/claude-code@0.0.0.
+Error: building at STEP "RUN npm install": while running runtime: exit status 1"""
+
+
+def test_docker_failure_names_the_step_and_the_reason():
+    failure = filters.build_failure(DOCKER_FAILURE)
+    assert failure["step"] == "Step 2/3 : RUN exit 7"
+    assert failure["reason"] == "The command '/bin/sh -c exit 7' returned a non-zero code: 7"
+    assert failure["lines"][-1] == " ---> Running in 99"
+
+
+def test_podman_failure_names_the_step_and_the_last_error():
+    failure = filters.build_failure(PODMAN_FAILURE)
+    assert failure["step"].startswith("STEP 2/3: RUN npm install")
+    assert failure["reason"].startswith("Error: building at STEP")
+
+
+def test_empty_output_still_gives_a_reason():
+    assert filters.build_failure("")["reason"] == "no output"
+
+
+def test_agent_packages_skip_disabled_agents_in_a_stable_order():
+    packages = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini": "@google/gemini-cli"}
+    agents = {"gemini": "0.61.0", "claude": "2.1.332", "codex": ""}
+    expected = ["@anthropic-ai/claude-code@2.1.332", "@google/gemini-cli@0.61.0"]
+    assert filters.agent_packages(agents, packages) == expected
+
+
+def test_foundation_hash_changes_with_each_input_and_ignores_disabled_agents():
+    settings = images.settings_with({})
+    base = filters.foundation_hash(settings, "t", "ca")
+    assert base == filters.foundation_hash(dict(settings), "t", "ca")
+    with_disabled_extra = {**settings, "sandbox_image_agents": {**settings["sandbox_image_agents"], "gemini": ""}}
+    without_gemini = {**settings, "sandbox_image_agents": {
+        k: v for k, v in settings["sandbox_image_agents"].items() if k != "gemini"}}
+    assert filters.foundation_hash(with_disabled_extra, "t", "ca") == filters.foundation_hash(without_gemini, "t", "ca")
+    assert filters.foundation_hash(settings, "t2", "ca") != base
+    assert filters.foundation_hash(settings, "t", "ca2") != base
+    assert filters.foundation_hash({**settings, "sandbox_image_node_version": "0"}, "t", "ca") != base
+
+
+def test_extension_hash_follows_its_foundation():
+    assert filters.extension_hash("f1", "d") != filters.extension_hash("f2", "d")
+
+
+def test_project_image_names_are_readable_and_unique_per_path(tmp_path):
+    one, two = tmp_path / "My App", tmp_path / "other" / "My App"
+    assert images.extension_name(one).startswith("localhost/aishell-project-my-app-")
+    assert images.extension_name(one) != images.extension_name(two)
