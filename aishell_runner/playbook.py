@@ -1,17 +1,24 @@
 """Run one of the project's playbooks through ansible-runner and collect what it reports.
 
-The CLI never parses Ansible's text: task names come from runner events,
-results from the custom stats the roles publish with `ansible.builtin.set_stats`.
+The CLI never parses Ansible's text: task names and failures come from
+ansible-runner's events, results from the custom stats the roles publish with
+`ansible.builtin.set_stats` (global, `per_host: false`), which ansible-runner's
+display callback hands over as `event_data["artifact_data"]` of the final
+`playbook_on_stats` event.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +28,17 @@ from .errors import AishellError
 from .paths import project_root, state_dir
 
 KEEP_RUNS = 10
-ARG_SPEC_MARKERS = ("argument spec", "Validating arguments against arg spec")
+# How long Ansible may take to stop after the first Ctrl-C before it is killed.
+STOP_GRACE_SECONDS = 20
+# Ansible's own words when a role's meta/argument_specs.yml refuses a variable.
+ARG_SPEC_MARKERS = ("Validating arguments against arg spec", "argument spec", "Validation of arguments failed")
+# Messages that say a command failed without saying why; its stderr says why.
+GENERIC_MESSAGES = ("non-zero return code", "MODULE FAILURE")
+
+
+def is_argument_spec_failure(task: str, message: str) -> bool:
+    """True when a role's argument spec refused a variable: a usage error, not a broken machine."""
+    return any(marker in task or marker in message for marker in ARG_SPEC_MARKERS)
 
 
 @dataclass
@@ -33,22 +50,27 @@ class TaskFailure:
 
     @property
     def is_argument_error(self) -> bool:
-        """True when the role's meta/argument_specs.yml refused a variable."""
-        return any(marker in f"{self.task} {self.message}" for marker in ARG_SPEC_MARKERS)
+        return is_argument_spec_failure(self.task, self.message)
 
 
 @dataclass
 class PlaybookResult:
     rc: int
-    status: str
-    log: Path
+    status: str  # ansible-runner's: successful, failed, canceled, timeout
+    log: Path  # the run's full Ansible output (artifacts/<ident>/stdout)
     failures: list[TaskFailure] = field(default_factory=list)
     custom_stats: dict[str, Any] = field(default_factory=dict)
-    changed: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)  # changed tasks per host
+    ok_tasks: dict[str, int] = field(default_factory=dict)  # ok tasks per host (changed ones included)
 
     @property
     def ok(self) -> bool:
         return self.rc == 0
+
+    @property
+    def artifact_dir(self) -> Path:
+        """ansible-runner's artifacts of this run: stdout, job_events/, rc, status."""
+        return self.log.parent
 
     @property
     def final_failure(self) -> TaskFailure | None:
@@ -57,43 +79,59 @@ class PlaybookResult:
 
 
 class EventCollector:
-    """ansible-runner event handler: task names, failures and custom stats."""
+    """ansible-runner event handler: task names, failures, stats, and Ansible's pid."""
 
     def __init__(self, on_task: Callable[[str], None] | None = None):
         self.on_task = on_task
         self.failures: list[TaskFailure] = []
         self.custom_stats: dict[str, Any] = {}
         self.changed: dict[str, int] = {}
+        self.ok_tasks: dict[str, int] = {}
+        # Events are emitted by the ansible-playbook process itself; its pid is
+        # what an interruption needs to reach it (see _stop_ansible_on_signals).
+        self.ansible_pid: int | None = None
 
     def __call__(self, event: dict[str, Any]) -> bool:
+        self.ansible_pid = self.ansible_pid or event.get("pid")
         kind = event.get("event")
         data = event.get("event_data") or {}
         if kind == "playbook_on_task_start" and self.on_task:
             self.on_task(data.get("task") or data.get("name") or "")
+        # ignore_errors is true, or null when not set: only real failures count.
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failures.append(
                 TaskFailure(
                     host=data.get("host", "?"),
                     task=data.get("task", "?"),
-                    message=_failure_message(data.get("res") or {}),
+                    message=failure_message(data.get("res") or {}),
                     unreachable=kind == "runner_on_unreachable",
                 )
             )
         elif kind == "playbook_on_stats":
-            # ansible-runner puts the play's global set_stats data here.
             self.custom_stats = data.get("artifact_data") or {}
-            # Hosts with nothing changed are absent from "changed": list them with 0.
-            hosts = {*(data.get("ok") or {}), *(data.get("changed") or {}), *(data.get("failures") or {})}
-            self.changed = {host: (data.get("changed") or {}).get(host, 0) for host in sorted(hosts)}
-        return True  # False would make ansible-runner drop the event
+            # Each counter lists only the hosts where it is not zero; "processed" lists them all.
+            hosts = sorted({*(data.get("processed") or {}), *(data.get("ok") or {}), *(data.get("changed") or {})})
+            self.changed = {host: (data.get("changed") or {}).get(host, 0) for host in hosts}
+            self.ok_tasks = {host: (data.get("ok") or {}).get(host, 0) for host in hosts}
+        return True  # False would make ansible-runner drop the event from its artifacts
 
 
-def _failure_message(res: dict[str, Any]) -> str:
-    for key in ("msg", "stderr", "stdout", "module_stderr"):
-        value = res.get(key)
-        if value:
-            return str(value).strip()
-    return "no message from Ansible"
+def failure_message(res: dict[str, Any]) -> str:
+    """The reason Ansible gives for a failed task, in one readable piece."""
+    items = res.get("results")
+    if isinstance(items, list):  # a loop: "One or more items failed" says less than the first failed item
+        for item in items:
+            if isinstance(item, dict) and item.get("failed"):
+                label = item.get("_ansible_item_label", item.get(item.get("ansible_loop_var", "item")))
+                prefix = f"{label}: " if isinstance(label, str | int | float) else ""
+                return prefix + failure_message(item)
+    message = str(res.get("msg") or "").strip()
+    detail = next((str(res[key]).strip() for key in ("stderr", "module_stderr", "stdout", "module_stdout")
+                   if str(res.get(key) or "").strip()), "")
+    if message and detail and message.startswith(GENERIC_MESSAGES):
+        # The last line of a command's stderr is where the reason usually is.
+        return f"{message}: {detail.splitlines()[-1]}"
+    return message or detail or "no message from Ansible"
 
 
 def run_playbook(
@@ -105,7 +143,10 @@ def run_playbook(
     root: Path | None = None,
     inventory: Path | None = None,
 ) -> PlaybookResult:
-    """Run playbooks/<name> of `root` (the project by default) against `inventory`."""
+    """Run `<root>/playbooks/<name>` (root: the project by default) and collect what it reported.
+
+    Raises KeyboardInterrupt after stopping Ansible when the user pressed Ctrl-C.
+    """
     root = root or project_root()
     playbook = root / "playbooks" / name
     if not playbook.is_file():
@@ -114,25 +155,24 @@ def run_playbook(
     if shutil.which("ansible-playbook") is None:
         raise AishellError(
             "ansible-playbook is not on PATH",
-            hint="run `make` in the aishell-run checkout, or `pip install -e .`, and use its .venv/bin",
+            hint="run `make` in the aishell-run checkout (or `pip install -e .`) and use its .venv/bin/aishell-run",
         )
-    run_dir = _fresh_run_dir(name)
     collector = EventCollector(on_task)
-    runner = ansible_runner.run(
-        private_data_dir=str(run_dir),
-        project_dir=str(root),
-        playbook=str(playbook),
-        inventory=str(inventory or root / "inventories" / "local" / "hosts.yml"),
-        extravars=extravars,
-        cmdline="--check --diff" if check else None,
-        envvars={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(root / "roles")},
-        event_handler=collector,
-        # With a cancel callback ansible-runner leaves our signal handling
-        # alone: Ctrl-C reaches us as KeyboardInterrupt and ansible-playbook
-        # (same process group) as SIGINT.
-        cancel_callback=lambda: False,
-        quiet=True,
-    )
+    with _stop_ansible_on_signals(collector) as cancel:
+        runner = ansible_runner.run(
+            private_data_dir=str(_fresh_run_dir(name)),
+            project_dir=str(root),
+            playbook=str(playbook),
+            inventory=str(inventory or root / "inventories" / "local" / "hosts.yml"),
+            extravars=extravars,
+            cmdline="--check --diff" if check else None,
+            envvars={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(root / "roles")},
+            event_handler=collector,
+            cancel_callback=cancel,
+            # ansible-runner asks cancel_callback between waits for output: once a second.
+            settings={"pexpect_timeout": 1},
+            quiet=True,
+        )
     return PlaybookResult(
         rc=runner.rc,
         status=runner.status,
@@ -140,7 +180,59 @@ def run_playbook(
         failures=collector.failures,
         custom_stats=collector.custom_stats,
         changed=collector.changed,
+        ok_tasks=collector.ok_tasks,
     )
+
+
+@contextmanager
+def _stop_ansible_on_signals(collector: EventCollector) -> Iterator[Callable[[], bool]]:
+    """Make Ctrl-C (or SIGTERM) stop Ansible, then re-raise it as KeyboardInterrupt.
+
+    ansible-runner starts ansible-playbook through pexpect in a pty of its own,
+    that is in a new session: a Ctrl-C at our terminal reaches only us. Without
+    a cancel_callback ansible-runner would install SIGINT/SIGTERM handlers for
+    good; with a do-nothing callback a Ctrl-C would leave ansible-playbook
+    running unseen. So, for the length of the run only:
+      1st signal: SIGINT to ansible-playbook's process group, as a terminal
+                  would do; Ansible stops after the task at hand and we wait.
+      2nd signal, STOP_GRACE_SECONDS later, or before Ansible's pid is known:
+                  the callback says cancel and ansible-runner SIGKILLs the group.
+    Yields the cancel_callback for ansible-runner.
+    """
+    received: list[tuple[int, float]] = []  # (signal, when)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        received.append((signum, time.monotonic()))
+        pid = collector.ansible_pid
+        if len(received) == 1 and pid:
+            try:
+                group = os.getpgid(pid)
+                if group != os.getpgrp():  # never signal ourselves
+                    os.killpg(group, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def cancel() -> bool:
+        if not received:
+            return False
+        first_at = received[0][1]
+        return len(received) > 1 or not collector.ansible_pid or time.monotonic() - first_at > STOP_GRACE_SECONDS
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield lambda: False
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        signum = received[0][0]
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise AishellError("stopped by SIGTERM; Ansible was stopped too", hint="run the same command again: "
+                           "it converges from wherever it stopped", exit_code=128 + signum)
 
 
 def _put_our_ansible_first_on_path() -> None:
@@ -152,11 +244,16 @@ def _put_our_ansible_first_on_path() -> None:
 
 
 def _fresh_run_dir(name: str) -> Path:
-    """A new private data directory per run (no stale extravars); keeps the last few."""
+    """A new private data directory per run (no stale extravars from an earlier run); keeps the last few.
+
+    Private to the user: ansible-runner records the whole environment in artifacts/<ident>/command.
+    """
     runs = state_dir() / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    for old in sorted(runs.iterdir())[:-KEEP_RUNS]:
+    runs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in sorted(path for path in runs.iterdir() if path.is_dir())[:-KEEP_RUNS]:
         shutil.rmtree(old, ignore_errors=True)
-    run_dir = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}-{Path(name).stem}"
-    run_dir.mkdir()
+    # Microseconds: names sort in start order, and two runs in one second do not collide.
+    run_dir = runs / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{Path(name).stem}"
+    run_dir.mkdir(mode=0o700)
     return run_dir
+
