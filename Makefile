@@ -11,9 +11,10 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 
 .PHONY: demo test venv bootstrap provision-test lint unit molecule pytest bench clean
 
-## demo: provision this machine with Docker Engine, then run a sandbox on examples/sample-project
+## demo: provision this machine with Docker Engine, build the sandbox image, run a sandbox on examples/sample-project
 demo: venv
 	aishell-run bootstrap --engine docker
+	aishell-run build --engine docker examples/sample-project
 	bash examples/demo.sh
 
 ## test: provision what the tests need (engines, rootless user, images), then run every test

@@ -118,9 +118,14 @@ def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], 
     if settings.get("sandbox_image_extension_dockerfile"):
         names.append(settings["sandbox_image_extension_name"])
     rows = [{"name": name, "built": name in built, **images.image_facts(engine, name)} for name in names]
+    fell_back = settings["sandbox_image_base_source"] == "registry" and rows[0]["base"] == "debootstrap"
     if ui.json_mode:
-        ui.emit_json({"ok": True, "engine": engine, "images": rows, "seconds": round(seconds, 3)})
+        ui.emit_json({"ok": True, "engine": engine, "images": rows, "seconds": round(seconds, 3),
+                      "fell_back_to_offline_base": fell_back})
         return EXIT_OK
+    if fell_back:
+        ui.err.print("[yellow]note:[/] the registry could not be reached: the foundation is built on a Debian "
+                     "base made locally with debootstrap (--base-source debootstrap says so up front).")
     table = Table(title=f"Sandbox images ({engine})")
     for column in ("image", "this run", "base", "size"):
         table.add_column(column)

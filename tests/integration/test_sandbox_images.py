@@ -127,6 +127,7 @@ def test_unreachable_registry_without_fallback_is_refused(project):
 def test_unreachable_registry_falls_back_to_the_offline_base(project):
     document = build(project, "--base-source", "registry")
     assert document["images"][0]["base"] == "debootstrap"
+    assert document["fell_back_to_offline_base"] is True
     assert built(document) == {FOUNDATION: True, extension(document): True}
 
 
