@@ -14,17 +14,28 @@ from .paths import state_dir
 from .ui import UI
 
 EPILOG = """examples:
-  sudo aishell-run bootstrap              make this machine ready (Docker or Podman)
-  aishell-run bootstrap --help            options of one command
+  sudo aishell-run bootstrap                  make this machine ready (Docker or Podman)
+  sudo aishell-run bootstrap --check --json   what would change, as JSON
+  aishell-run build                           build the sandbox images, only what changed
+  aishell-run COMMAND --help                  the options of one command
 
 exit status: 0 ok, 1 failure, 2 usage or settings error, 3 refused by policy,
-4 engine unavailable, 130 interrupted."""
+4 engine unavailable, 130 interrupted.
+Colours are off when NO_COLOR is set or the output is not a terminal."""
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 with usage: keep that, without a traceback
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse would print and exit 2 itself; go through main()'s one-message path instead.
         self.print_usage(sys.stderr)
         raise AishellError(message, hint=f"see `{self.prog} --help`", exit_code=EXIT_USAGE)
+
+
+def _add_output_flags(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print one JSON document on stdout, for scripts (progress and errors go to stderr)")
+    parser.add_argument("--no-color", action="store_true", default=default,
+                        help="no colours (also when NO_COLOR is set, or the output is not a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,48 +46,61 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"aishell-run {__version__}")
-    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, for scripts")
-    parser.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1, or not a terminal)")
+    _add_output_flags(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.register(subparsers)
-        subparsers.choices[command.NAME].set_defaults(handler=command.run)
-        # Global flags are accepted after the subcommand too.
-        subparsers.choices[command.NAME].add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                                                      help=argparse.SUPPRESS)
+        sub = subparsers.choices[command.NAME]
+        sub.set_defaults(handler=command.run)
+        # Accepted after the command too (`aishell-run bootstrap --json`); SUPPRESS
+        # keeps a flag given before the command from being reset to False.
+        _add_output_flags(sub, default=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    ui = UI()
+    argv = sys.argv[1:] if argv is None else argv
+    # Until the arguments are parsed, guess the output mode so that even a
+    # usage error answers --json with a JSON document.
+    ui = UI(json_mode="--json" in argv, no_color="--no-color" in argv)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version print, then exit 0
+            return int(done.code or 0)
         ui = UI(json_mode=args.json, no_color=args.no_color)
         if not getattr(args, "handler", None):
-            build_parser().print_help(sys.stderr)
-            return EXIT_USAGE
+            parser.print_help(sys.stderr)
+            raise AishellError("no command given", hint="pick one of the commands above", exit_code=EXIT_USAGE)
         return args.handler(args, ui)
     except AishellError as error:
-        ui.error(error.message, error.hint)
-        return error.exit_code
+        return _fail(ui, error.message, error.hint, error.exit_code)
     except KeyboardInterrupt:
-        ui.error("interrupted", "run the same command again: it picks up where it stopped")
-        return EXIT_INTERRUPTED
-    except Exception as error:  # never show a traceback: log it and say where
+        return _fail(ui, "interrupted", "run the same command again: it picks up where it stopped", EXIT_INTERRUPTED)
+    except Exception as error:  # never a traceback on screen: it goes to a log, and we say where
         log = _write_crash_log()
-        ui.error(f"internal error: {error}", f"details in {log}; please report it")
-        return EXIT_FAILURE
+        summary = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return _fail(ui, f"internal error: {summary}", f"the traceback is in {log}; please report it", EXIT_FAILURE)
+
+
+def _fail(ui: UI, message: str, hint: str | None, exit_code: int) -> int:
+    """One message on stderr; in JSON mode stdout still carries its one document."""
+    ui.error(message, hint)
+    if ui.json_mode and not ui.json_emitted:
+        ui.emit_json({"ok": False, "error": message, "hint": hint, "exit_code": exit_code})
+    return exit_code
 
 
 def _write_crash_log() -> str:
     try:
         logs = state_dir() / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = logs / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
         path.write_text(traceback.format_exc())
         return str(path)
     except OSError:
-        return "(the crash log could not be written)"
+        return "(nowhere: the crash log could not be written)"
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def failure_message(res: dict[str, Any]) -> str:
                    if str(res.get(key) or "").strip()), "")
     if message and detail and message.startswith(GENERIC_MESSAGES):
         # The last line of a command's stderr is where the reason usually is.
-        return f"{message}: {detail.splitlines()[-1]}"
+        return f"{message.splitlines()[0]}: {detail.splitlines()[-1]}"
     return message or detail or "no message from Ansible"
 
 

@@ -46,6 +46,8 @@ def run_play(playbook: str, tmp_path: Path, extravars: dict | None = None, cmdli
         cmdline=cmdline or None,
         envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles")},
         event_handler=on_event,
+        # Without a cancel callback ansible-runner takes over pytest's SIGINT/SIGTERM handlers.
+        cancel_callback=lambda: False,
         quiet=True,
     )
     return PlayOutcome(rc=runner.rc, stats=runner.stats or {}, custom_stats=custom, failure_messages=failures)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from dataclasses import asdict
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
@@ -22,7 +24,12 @@ EPILOG = """examples:
 
 It installs the engine from the distribution's packages, configures it,
 starts it (directly where there is no systemd) and runs a container to prove
-it works. Safe to run again: a converged machine is left as it is."""
+it works. Safe to run again: a converged machine is left as it is, and an
+interrupted run converges from wherever it stopped.
+
+exit status: 0 ok; 1 a task failed (the message names host, task, reason and
+the full log); 2 usage error (a wrong option, a value the role refuses, or no
+root); 130 interrupted."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,90 +51,131 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="existing user who gets rootless Podman; repeat for several",
+        help="existing user who gets rootless Podman (with --engine podman, or auto on RedHat); repeat for several",
     )
     parser.add_argument("--check", action="store_true", help="show what would change, change nothing")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    engines = args.engine or ["auto"]
+    if args.rootless_user and not {"podman", "auto"} & set(engines):
+        # The role sets rootless users up only with Podman: say so rather than skip them silently.
+        raise AishellError("--rootless-user sets up rootless Podman, but Podman is not among the engines",
+                           hint="add --engine podman", exit_code=EXIT_USAGE)
     _require_root()
-    extravars = {
-        "bootstrap_engines": args.engine or ["auto"],
-        "container_runtime_rootless_users": args.rootless_user,
-    }
+    extravars = {"bootstrap_engines": engines, "container_runtime_rootless_users": args.rootless_user}
     title = "Checking this machine" if args.check else "Bootstrapping this machine"
     with ui.progress(title) as show_task:
         result = run_playbook("bootstrap.yml", extravars, check=args.check, on_task=show_task)
     if ui.json_mode:
-        ui.emit_json(_json_report(result, args.check))
+        ui.emit_json(json_report(result, args.check))
     if not result.ok:
-        _raise_failure(result, quiet=ui.json_mode)
+        raise failure_error(result)
     if not ui.json_mode:
         _print_summary(ui, result, args.check)
+        _warn_about_skipped_users(ui, result, args.rootless_user)
     return EXIT_OK
 
 
 def _require_root() -> None:
+    """Fail before Ansible starts, rather than at the first package task."""
     if os.geteuid() == 0:
         return
     try:
-        has_sudo = subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
-    except FileNotFoundError:
+        has_sudo = subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
         has_sudo = False
     if not has_sudo:
         raise AishellError(
-            "bootstrap needs root to install packages, and sudo cannot be used without a password here",
+            "bootstrap needs root to install packages",
             hint="run it with sudo (`sudo aishell-run bootstrap`), or allow passwordless sudo for this user",
             exit_code=EXIT_USAGE,
         )
 
 
-def _hosts(result: PlaybookResult) -> dict[str, Any]:
-    return result.custom_stats.get("aishell_bootstrap") or {}
+def host_reports(result: PlaybookResult) -> dict[str, dict[str, Any]]:
+    """The role's `aishell_bootstrap` custom stat, keyed by host; entries that are not mappings are dropped."""
+    reports = result.custom_stats.get("aishell_bootstrap")
+    if not isinstance(reports, dict):
+        return {}
+    return {host: report for host, report in reports.items() if isinstance(report, dict)}
 
 
-def _json_report(result: PlaybookResult, check: bool) -> dict[str, Any]:
+def json_report(result: PlaybookResult, check: bool) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "check": check,
-        "hosts": _hosts(result),
+        "hosts": host_reports(result),
         "changed": result.changed,
-        "failures": [vars(failure) for failure in result.failures],
+        "failures": [asdict(failure) for failure in result.failures],
         "log": str(result.log),
     }
 
 
-def _raise_failure(result: PlaybookResult, quiet: bool) -> None:
-    first = result.final_failure
-    if first is None:
-        raise AishellError(f"bootstrap ended with status {result.status}", hint=f"full log: {result.log}")
-    where = "unreachable" if first.unreachable else f"failed at '{first.task}'"
-    raise AishellError(
-        f"{first.host} {where}: {first.message}",
+def failure_error(result: PlaybookResult) -> AishellError:
+    """One message for a failed run: host, task and Ansible's reason, and where the full log is."""
+    failure = result.final_failure
+    if failure is None:
+        return AishellError(f"bootstrap ended with status {result.status} (exit {result.rc})",
+                            hint=f"full log: {result.log}")
+    where = "is unreachable" if failure.unreachable else f"failed at '{failure.task}'"
+    return AishellError(
+        f"{failure.host} {where}: {failure.message}",
         hint=f"full log: {result.log}",
-        exit_code=EXIT_USAGE if first.is_argument_error else EXIT_FAILURE,
+        exit_code=EXIT_USAGE if failure.is_argument_error else EXIT_FAILURE,
     )
 
 
 def _verdict(value: Any) -> str:
-    return {True: "[green]yes[/]", False: "[red]no[/]"}.get(value, "not run")
+    """verified: true, false, or absent/null when verification did not run (check mode)."""
+    if value is True:
+        return "[green]yes[/]"
+    if value is False:
+        return "[red]no[/]"
+    return "not run"
+
+
+def _cell(value: Any) -> str:
+    return escape(str(value)) if value not in (None, "") else "?"
+
+
+def _section(report: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, details) pairs of report[key], tolerating a missing or partial report."""
+    entries = report.get(key)
+    if not isinstance(entries, dict):
+        return []
+    return sorted((str(name), info if isinstance(info, dict) else {}) for name, info in entries.items())
+
+
+def _warn_about_skipped_users(ui: UI, result: PlaybookResult, wanted: list[str]) -> None:
+    """With --engine auto the role may pick Docker, which has no rootless users."""
+    reported = {user for report in host_reports(result).values() for user, _ in _section(report, "rootless_users")}
+    skipped = [user for user in wanted if user not in reported]
+    if skipped:
+        ui.err.print(f"note: no rootless Podman for {', '.join(skipped)}: the engine chosen here is not Podman "
+                     "(ask for it with --engine podman)", markup=False, soft_wrap=True)
 
 
 def _print_summary(ui: UI, result: PlaybookResult, check: bool) -> None:
-    table = Table(title="Check mode: nothing was changed" if check else "Container engines")
+    reports = host_reports(result)
+    if not reports:
+        ui.out.print("The playbook reported no engines (no `aishell_bootstrap` custom stat).")
+    engines = Table(title="Check mode: nothing was changed" if check else "Container engines")
     for column in ("host", "engine", "version", "runs as", "verified"):
-        table.add_column(column)
+        engines.add_column(column)
     users = Table(title="Rootless users")
     for column in ("host", "user", "storage", "verified"):
         users.add_column(column)
-    for host, report in sorted(_hosts(result).items()):
-        for engine, info in sorted((report.get("engines") or {}).items()):
-            table.add_row(host, engine, info.get("version") or "?", info.get("service") or "?",
+    for host, report in sorted(reports.items()):
+        for engine, info in _section(report, "engines"):
+            engines.add_row(escape(host), escape(engine), _cell(info.get("version")), _cell(info.get("service")),
+                            _verdict(info.get("verified")))
+        for user, info in _section(report, "rootless_users"):
+            users.add_row(escape(host), escape(user), _cell(info.get("storage_driver")),
                           _verdict(info.get("verified")))
-        for user, info in sorted((report.get("rootless_users") or {}).items()):
-            users.add_row(host, user, info.get("storage_driver") or "?", _verdict(info.get("verified")))
-    ui.out.print(table)
+    if engines.row_count:
+        ui.out.print(engines)
     if users.row_count:
         ui.out.print(users)
     changes = ", ".join(f"{host}: {count}" for host, count in sorted(result.changed.items())) or "none"
-    ui.out.print(f"{'Would change' if check else 'Changed'} tasks: {changes}")
+    ui.out.print(f"{'Would change' if check else 'Changed'} tasks: {changes}", markup=False)
