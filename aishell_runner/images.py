@@ -144,3 +144,26 @@ def image_facts(engine: str, name: str) -> dict[str, Any]:
         return {"size_bytes": None, "base": None}
     size, _, labels = run.stdout.strip().partition(" ")
     return {"size_bytes": int(size), "base": (json.loads(labels or "null") or {}).get("org.aishell.base")}
+
+
+def playbook_vars(settings: dict[str, Any]) -> dict[str, Any]:
+    """Extra vars for playbooks that include the sandbox_image role, as this user runs them."""
+    import os
+
+    from .paths import state_dir
+
+    extravars = {key: value for key, value in settings.items() if key.startswith("sandbox_image_")}
+    # Root builds into the system engine; anyone else into their own engine
+    # (rootless Podman, or Docker through its socket), without sudo.
+    as_root = os.geteuid() == 0
+    extravars["sandbox_image_become"] = as_root  # read by playbooks/sandbox_image.yml
+    if not as_root:
+        extravars["sandbox_image_log_dir"] = str(state_dir() / "builds")
+    return extravars
+
+
+def wanted_image(settings: dict[str, Any]) -> str:
+    """The image a sandbox runs: the project's when it has one, else the foundation."""
+    if settings.get("sandbox_image_extension_dockerfile"):
+        return settings["sandbox_image_extension_name"]
+    return settings["sandbox_image_foundation_name"]

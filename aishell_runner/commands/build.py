@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import time
 from pathlib import Path
@@ -55,12 +54,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     freshness = images.check(engine, settings)
     if freshness.all_current and not args.force:
         return _finish(ui, engine, settings, built=[], seconds=time.perf_counter() - started)
-    extravars = {key: value for key, value in settings.items() if key.startswith("sandbox_image_")}
-    # Root builds into the system engine; anyone else builds into their own
-    # engine (rootless Podman, or Docker through its socket) without sudo.
-    extravars["sandbox_image_become"] = os.geteuid() == 0
-    extravars["sandbox_image_log_dir"] = str(Path(settings["sandbox_image_log_dir"]) if os.geteuid() == 0
-                                             else _user_log_dir())
+    extravars = images.playbook_vars(settings)
     with ui.progress("Building sandbox images") as show_task:
         result = run_playbook("sandbox_image.yml", extravars, on_task=show_task)
     if not result.ok:
@@ -105,12 +99,6 @@ def _detect_engine() -> str:
         if shutil.which(engine) and images.engine_answers(engine):
             return engine
     raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`", exit_code=4)
-
-
-def _user_log_dir() -> Path:
-    from ..paths import state_dir
-
-    return state_dir() / "builds"
 
 
 def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
