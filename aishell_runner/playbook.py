@@ -158,7 +158,7 @@ def run_playbook(
             hint="run `make` in the aishell-run checkout (or `pip install -e .`) and use its .venv/bin/aishell-run",
         )
     collector = EventCollector(on_task)
-    with _stop_ansible_on_signals(collector) as cancel:
+    with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets():
         runner = ansible_runner.run(
             private_data_dir=str(_fresh_run_dir(name)),
             project_dir=str(root),
@@ -182,6 +182,33 @@ def run_playbook(
         changed=collector.changed,
         ok_tasks=collector.ok_tasks,
     )
+
+
+# What Ansible may see of our environment. ansible-runner copies the whole
+# environment into its artifacts (`command`, `env/envvars`), so API keys and
+# other secrets the user exported must never reach it.
+ENV_ALLOWED = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ", "VIRTUAL_ENV",
+               "SSH_AUTH_SOCK", "DOCKER_HOST", "DOCKER_CONTEXT", "CONTAINER_HOST", "NO_COLOR",
+               "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT",
+               "NODE_EXTRA_CA_CERTS"}
+ENV_ALLOWED_PREFIXES = ("LC_", "XDG_", "ANSIBLE_", "AISHELL_RUN_")
+ENV_ALLOWED_SUFFIXES = ("_PROXY", "_proxy")
+
+
+def _allowed_for_ansible(name: str) -> bool:
+    return name in ENV_ALLOWED or name.startswith(ENV_ALLOWED_PREFIXES) or name.endswith(ENV_ALLOWED_SUFFIXES)
+
+
+@contextmanager
+def _environment_without_secrets() -> Iterator[None]:
+    """Hide every variable Ansible does not need while ansible-runner runs, then restore them."""
+    hidden = {name: value for name, value in os.environ.items() if not _allowed_for_ansible(name)}
+    for name in hidden:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 @contextmanager

@@ -114,3 +114,12 @@ def test_ctrl_c_stops_ansible_and_raises_keyboard_interrupt(project):
     assert signal.getsignal(signal.SIGINT) is handler_before  # ours was there for the run only
     still_running = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
     assert still_running == ""
+
+
+def test_secrets_in_our_environment_never_reach_ansible_runner_artifacts(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-planted-secret-value")
+    assert run_tiny(project).ok
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.stat().st_size < 5_000_000:
+            assert "sk-ant-planted-secret-value" not in path.read_text(errors="replace"), path
+    assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-planted-secret-value"  # restored afterwards
