@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.register(subparsers)
-        sub = subparsers.choices[command.NAME]
-        sub.set_defaults(handler=command.run)
+        if hasattr(command, "NAME"):  # one command per module; modules with several set their own handlers
+            subparsers.choices[command.NAME].set_defaults(handler=command.run)
+    for sub in subparsers.choices.values():
         # Accepted after the command too (`aishell-run bootstrap --json`); SUPPRESS
         # keeps a flag given before the command from being reset to False.
         _add_output_flags(sub, default=argparse.SUPPRESS)

@@ -1,0 +1,195 @@
+"""`aishell-run claude|codex|gemini|opencode|shell`, `exec -- CMD` and `plan`: sandboxes for this project.
+
+The path of one launch: settings -> plan -> (cold only) the sandbox_launch
+playbook -> the session. When the plan's hash and the images are unchanged
+since the last successful launch, no ansible-playbook process is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+from rich.table import Table
+
+from .. import images
+from ..engines import choose_engine
+from ..engines.base import Engine, Identity
+from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
+from ..paths import state_dir
+from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, session_name
+from ..playbook import run_playbook
+from ..session import client_env, run_session
+from ..settings import Settings, load_settings
+from ..ui import UI
+
+AGENTS = {"claude": "Claude Code", "codex": "Codex CLI", "gemini": "Gemini CLI", "opencode": "OpenCode",
+          "shell": "a shell"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for agent, what in AGENTS.items():
+        parser = subparsers.add_parser(
+            agent,
+            help=f"open {what} in a sandbox on this project",
+            description=f"Open {what} in an interactive, throw-away sandbox with this project mounted at its path.",
+            epilog=f"example:\n  cd ~/src/myproject && aishell-run {agent}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common(parser)
+        parser.set_defaults(harness=agent, command_argv=None, interactive=True, handler=run)
+    parser = subparsers.add_parser(
+        "exec",
+        help="run one command in a sandbox, non-interactively; its exit status is returned",
+        description="Run one command in a throw-away sandbox on this project. Pipes work; the exit status is the "
+                    "command's own.",
+        epilog="examples:\n  aishell-run exec -- make test\n  git diff | aishell-run exec -- claude -p 'review this'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(parser)
+    parser.add_argument("command_argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command to run")
+    parser.set_defaults(harness=None, interactive=False, handler=run)
+    parser = subparsers.add_parser(
+        "plan",
+        help="print exactly what a launch would run, without running it",
+        description="Print the launch plan: engine, image, command line, mounts, environment names, limits.",
+        epilog="example:\n  aishell-run plan --json | jq .argv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(parser)
+    parser.set_defaults(harness=None, command_argv=None, interactive=True, handler=show_plan)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", default=".", help="project directory (default: the current one)")
+    parser.add_argument("--allow-risky-mounts", action="store_true",
+                        help="allow mounts that expose the host (/, $HOME, /etc, ~/.ssh, an engine socket)")
+
+
+def project_root(path: str) -> Path:
+    """The git top level containing `path`, or `path` itself."""
+    start = Path(path).resolve()
+    if not start.is_dir():
+        raise AishellError(f"{path} is not a directory", hint="run it inside a project, or pass --project DIR",
+                           exit_code=EXIT_USAGE)
+    run = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    return Path(run.stdout.strip()) if run.returncode == 0 else start
+
+
+def _image_settings(settings: Settings, project: Path) -> dict:
+    overrides = {
+        "sandbox_image_engine": None,  # filled in by the caller
+        "sandbox_image_base_source": settings.image.base_source,
+        "sandbox_image_base_fallback": settings.image.fallback,
+        "sandbox_image_ca_bundle": settings.image.ca_bundle,
+    }
+    agents = dict(images.settings_with({})["sandbox_image_agents"])
+    agents.update({name: agent.version for name, agent in settings.agents.items() if agent.version is not None})
+    overrides["sandbox_image_agents"] = agents
+    if settings.image.dockerfile:
+        overrides["sandbox_image_extension_dockerfile"] = str(settings.image.dockerfile)
+        overrides["sandbox_image_extension_name"] = images.extension_name(project)
+    return overrides
+
+
+def prepare(args: argparse.Namespace) -> tuple[Engine, LaunchPlan, dict, Path]:
+    project = project_root(args.project)
+    settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
+    engine = choose_engine(settings.engine)
+    image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})
+    harness = args.harness or settings.harness
+    command = None
+    if args.command_argv is not None:
+        command = args.command_argv[1:] if args.command_argv[:1] == ["--"] else args.command_argv
+        if not command:
+            raise AishellError("exec needs a command", hint="for example: aishell-run exec -- make test",
+                               exit_code=EXIT_USAGE)
+    elif harness != "shell":
+        extra = settings.agents.get(harness)
+        command = [harness, *(extra.args if extra else ())]
+    plan = make_plan(
+        engine=engine.name, image=images.wanted_image(image_settings), project=project, harness=harness,
+        command=command, settings_mounts=settings.mounts, settings_env=settings.env,
+        resources={"cpus": settings.resources.cpus, "memory": settings.resources.memory,
+                   "pids": settings.resources.pids},
+        interactive=args.interactive,
+    )
+    plan.identity_args = engine.identity_args(Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home))
+    # One state directory per plan (the passwd files it mounts are part of it).
+    state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
+    if engine.uses_passwd_files():
+        plan.passwd_dir = str(state)
+    return engine, plan, image_settings, state
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    engine, plan, image_settings, state = prepare(args)
+    argv = run_argv(plan)
+    spec_file = state / "launch.json"
+    warm = spec_file.is_file() and images.check(engine.name, image_settings).all_current
+    if warm:
+        warm = json.loads(spec_file.read_text()).get("argv") == argv
+    if not warm:
+        _prepare_cold(ui, plan, argv, image_settings, state)
+    spec = json.loads(spec_file.read_text())
+    _create_agent_config(plan)
+    name = session_name(Path(plan.project))
+    return run_session(engine, session_argv(spec["argv"], name=name), name, client_env(plan.literal_env, plan.home))
+
+
+def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dict, state: Path) -> None:
+    extravars = {
+        **images.playbook_vars(image_settings),
+        "sandbox_launch_engine": plan.engine,
+        "sandbox_launch_state_dir": str(state),
+        "sandbox_launch_argv": argv,
+        "sandbox_launch_plan_hash": plan.digest(),
+        "sandbox_launch_user": plan.user,
+        "sandbox_launch_uid": plan.uid,
+        "sandbox_launch_gid": plan.gid,
+        "sandbox_launch_home": plan.home,
+    }
+    with ui.progress("Preparing the sandbox") as show_task:
+        result = run_playbook("sandbox_launch.yml", extravars, on_task=show_task)
+    if not result.ok:
+        failure = result.final_failure
+        raise AishellError(failure.message if failure else f"preparing the sandbox ended with {result.status}",
+                           hint=f"Ansible's log: {result.log}", exit_code=EXIT_FAILURE)
+
+
+def _create_agent_config(plan: LaunchPlan) -> None:
+    """The agent's config paths are mounted, so they must exist on the host: created empty when missing."""
+    home = Path(plan.home)
+    for relative in AGENT_CONFIG[plan.harness]:
+        path = home / relative
+        if path.exists():
+            continue
+        if path.suffix == ".json":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}\n")
+            path.chmod(0o600)
+        else:
+            path.mkdir(parents=True, mode=0o700)
+
+
+def show_plan(args: argparse.Namespace, ui: UI) -> int:
+    _engine, plan, _image_settings, _state = prepare(args)
+    public = plan.public()
+    if ui.json_mode:
+        ui.emit_json(public)
+        return 0
+    table = Table(title=f"Launch plan for {plan.project}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row("engine", plan.engine)
+    table.add_row("image", plan.image)
+    table.add_row("harness", plan.harness)
+    table.add_row("mounts", "\n".join(f"{m['source']} -> {m['target']}{' (ro)' if m['readonly'] else ''}"
+                                      for m in public["mounts"]))
+    table.add_row("env (names)", ", ".join(public["env"]))
+    table.add_row("resources", json.dumps(public["resources"]))
+    table.add_row("argv", " ".join(public["argv"]))
+    ui.out.print(table)
+    return 0

@@ -1,0 +1,211 @@
+"""Settings + host facts -> a launch plan: everything that will run, and a hash of it.
+
+Secret values never enter the plan's printed form or its argv: environment
+variables are passed by name (`--env NAME`), their values travel only in the
+environment of the engine client process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__
+
+AGENT_COMMANDS = {
+    "claude": ["claude"],
+    "codex": ["codex"],
+    "gemini": ["gemini"],
+    "opencode": ["opencode"],
+    "shell": ["bash", "-l"],
+}
+# Only the running agent's own configuration is mounted, relative to $HOME.
+AGENT_CONFIG = {
+    "claude": [".claude", ".claude.json"],
+    "codex": [".codex"],
+    "gemini": [".gemini"],
+    "opencode": [".config/opencode", ".local/share/opencode"],
+    "shell": [],
+}
+# Only the running agent's API-key variables are passed.
+AGENT_KEYS = {
+    "claude": ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
+    "codex": ["OPENAI_API_KEY"],
+    "gemini": ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    "opencode": ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"],
+    "shell": [],
+}
+TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
+TMUX_SESSION = "aishell"
+
+
+@dataclass(frozen=True)
+class PlannedMount:
+    source: str
+    target: str
+    readonly: bool
+
+
+@dataclass
+class LaunchPlan:
+    engine: str
+    image: str
+    project: str
+    harness: str
+    command: list[str]
+    uid: int
+    gid: int
+    user: str
+    home: str
+    mounts: list[PlannedMount]
+    env_names: list[str]
+    resources: dict[str, object]
+    interactive: bool
+    labels: dict[str, str] = field(default_factory=dict)
+    # How the engine maps the user (engines/*.py), and where our passwd/group
+    # files are when the engine writes none itself.
+    identity_args: list[str] = field(default_factory=list)
+    passwd_dir: str | None = None
+    # Values of the variables the settings give literally; never printed.
+    literal_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def digest(self) -> str:
+        """Hash of everything that shapes the launch (secret values only as their own hash)."""
+        public = asdict(self)
+        public["literal_env"] = {k: hashlib.sha256(v.encode()).hexdigest() for k, v in self.literal_env.items()}
+        return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()
+
+    def public(self) -> dict[str, object]:
+        """What `aishell-run plan --json` prints: no secret values, ever."""
+        return {
+            "engine": self.engine,
+            "image": self.image,
+            "project": self.project,
+            "harness": self.harness,
+            "argv": session_argv(run_argv(self), name="<session-name>", tty=False),
+            "mounts": [asdict(m) for m in self.mounts],
+            "env": sorted(self.env_names),
+            "resources": self.resources,
+            "hash": self.digest(),
+        }
+
+
+def session_name(project: Path) -> str:
+    """Unique per project and session, so several sessions can share a project."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-")[:24] or "project"
+    return f"aishell-{slug}-{secrets.token_hex(4)}"
+
+
+def project_labels(project: Path, harness: str) -> dict[str, str]:
+    return {
+        "org.aishell.role": "sandbox",
+        "org.aishell.project": str(project),
+        "org.aishell.project-hash": hashlib.sha256(str(project).encode()).hexdigest()[:16],
+        "org.aishell.harness": harness,
+        "org.aishell.version": __version__,
+    }
+
+
+def git_identity_env(project: Path) -> dict[str, str]:
+    """The host's git identity for commits made inside."""
+    values = {}
+    for key, names in (("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
+                       ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"))):
+        run = subprocess.run(["git", "-C", str(project), "config", "--get", key], capture_output=True, text=True)
+        if run.returncode == 0 and run.stdout.strip():
+            values.update(dict.fromkeys(names, run.stdout.strip()))
+    return values
+
+
+def git_common_dir(project: Path) -> Path | None:
+    """For a git worktree, the shared .git directory that lives outside the project."""
+    run = subprocess.run(["git", "-C", str(project), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    common = Path(run.stdout.strip())
+    return None if common.is_relative_to(project) else common
+
+
+def make_plan(*, engine: str, image: str, project: Path, harness: str, command: list[str] | None,
+              settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
+              environ: dict[str, str] | None = None) -> LaunchPlan:
+    """Build the plan. `settings_mounts`/`settings_env` are the settings' Mount and EnvVar objects."""
+    environ = dict(os.environ if environ is None else environ)
+    account = pwd.getpwuid(os.getuid())
+    home = Path(account.pw_dir)
+    mounts = [PlannedMount(str(project), str(project), False)]
+    common = git_common_dir(project)
+    if common:
+        mounts.append(PlannedMount(str(common), str(common), False))
+    for relative in AGENT_CONFIG[harness]:
+        mounts.append(PlannedMount(str(home / relative), str(home / relative), False))
+    mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
+
+    literal = git_identity_env(project)
+    literal.update({var.name: var.value for var in settings_env if var.value is not None})
+    passed = [name for name in TERMINAL_ENV + AGENT_KEYS[harness] if name in environ]
+    passed += [var.name for var in settings_env if var.value is None and var.name in environ]
+    return LaunchPlan(
+        engine=engine,
+        image=image,
+        project=str(project),
+        harness=harness,
+        command=command or AGENT_COMMANDS[harness],
+        uid=os.getuid(),
+        gid=os.getgid(),
+        user=account.pw_name,
+        home=str(home),
+        mounts=mounts,
+        env_names=sorted({*passed, *literal, "HOME"}),
+        resources={k: v for k, v in resources.items() if v is not None},
+        interactive=interactive,
+        labels=project_labels(project, harness),
+        literal_env=literal,
+    )
+
+
+def session_argv(argv: list[str], *, name: str, tty: bool | None = None) -> list[str]:
+    """A plan's command line made into one session's: its own name, a terminal when there is one."""
+    tty = sys.stdin.isatty() and sys.stdout.isatty() if tty is None else tty
+    return [*argv[:2], "--name", name, *(["--tty"] if tty else []), *argv[2:]]
+
+
+def run_argv(plan: LaunchPlan) -> list[str]:
+    """The engine command line shared by every session of `plan` (see session_argv)."""
+    argv = [plan.engine, "run", "--rm", "--interactive", "--init", "--hostname", "aishell"]
+    for key, value in sorted(plan.labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    argv += plan.identity_args
+    # Hardening baseline; issue 5 adds the network policy and host-derived limits.
+    argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    if "cpus" in plan.resources:
+        argv += ["--cpus", str(plan.resources["cpus"])]
+    if "memory" in plan.resources:
+        argv += ["--memory", str(plan.resources["memory"])]
+    argv += ["--pids-limit", str(plan.resources.get("pids", 4096))]
+    # A private, writable home owned by the user; the agent's config is mounted into it.
+    argv += ["--tmpfs", f"{plan.home}:rw,exec,uid={plan.uid},gid={plan.gid},mode=0700"]
+    if plan.passwd_dir:
+        argv += ["--volume", f"{plan.passwd_dir}/passwd:/etc/passwd:ro",
+                 "--volume", f"{plan.passwd_dir}/group:/etc/group:ro"]
+    for mount in plan.mounts:
+        argv += ["--volume", f"{mount.source}:{mount.target}{':ro' if mount.readonly else ''}"]
+    for env_name in plan.env_names:
+        argv += ["--env", env_name]
+    argv += ["--workdir", plan.project, plan.image]
+    if plan.interactive:
+        # The agent runs in tmux so that `aishell-run attach` can join it; the
+        # session (and the container) ends when the agent exits.
+        argv += ["tmux", "new-session", "-s", TMUX_SESSION, *plan.command]
+    else:
+        argv += plan.command
+    return argv

@@ -1,0 +1,144 @@
+"""Sandboxes on a real Docker Engine: same-path project, exit statuses, clean-up, concurrency, warm path."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
+# The same image inputs as tests/integration/test_sandbox_images.py leaves
+# behind (offline base, Claude Code only), so no test here waits for a build.
+CONFIG = """\
+engine: docker
+image:
+  base_source: debootstrap
+agents:
+  codex: {version: ""}
+  gemini: {version: ""}
+  opencode: {version: ""}
+"""
+SECRET = "sk-ant-test-0123456789-never-print-me"
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("launch") / "my project"
+    root.mkdir()
+    (root / ".aishell").mkdir()
+    (root / ".aishell" / "config.yaml").write_text(CONFIG)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=T", "-c", "user.email=t@example.org",
+                    "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    return root
+
+
+def aishell(project, state, *args, stdin=None, env_extra=None):
+    env = {**os.environ, "XDG_STATE_HOME": str(state), **(env_extra or {})}
+    return subprocess.run([AISHELL_RUN, *args], cwd=project, capture_output=True, text=True, input=stdin, env=env)
+
+
+def our_containers(project):
+    run = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", f"label=org.aishell.project={project}"],
+                         capture_output=True, text=True, check=True)
+    return run.stdout.split()
+
+
+def test_project_is_mounted_at_its_host_path_and_is_the_working_directory(project, state):
+    run = aishell(project, state, "exec", "--", "pwd")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(project)
+
+
+def test_files_made_inside_belong_to_the_host_user(project, state):
+    run = aishell(project, state, "exec", "--", "sh", "-c", "id -u; touch made-inside")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(os.getuid())
+    assert (project / "made-inside").stat().st_uid == os.getuid()
+
+
+def test_exit_status_of_the_command_is_returned(project, state):
+    assert aishell(project, state, "exec", "--", "sh", "-c", "exit 7").returncode == 7
+
+
+def test_pipes_work(project, state):
+    run = aishell(project, state, "exec", "--", "tr", "a-z", "A-Z", stdin="hello sandbox\n")
+    assert run.stdout == "HELLO SANDBOX\n"
+
+
+def test_container_is_removed_after_the_session(project, state):
+    aishell(project, state, "exec", "--", "true")
+    assert our_containers(project) == []
+
+
+def test_warm_launch_starts_no_ansible(project, state):
+    runs = state / "aishell" / "runs"
+    aishell(project, state, "exec", "--", "true")  # cold, if anything changed
+    before = sorted(runs.iterdir()) if runs.exists() else []
+    run = aishell(project, state, "exec", "--", "true")
+    assert run.returncode == 0, run.stderr
+    after = sorted(runs.iterdir()) if runs.exists() else []
+    assert after == before
+
+
+def test_sigterm_to_the_wrapper_removes_the_container(project, state):
+    wrapper = subprocess.Popen([AISHELL_RUN, "exec", "--", "sleep", "120"], cwd=project,
+                               env={**os.environ, "XDG_STATE_HOME": str(state)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not our_containers(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_containers(project), "the sandbox never started"
+    wrapper.send_signal(signal.SIGTERM)
+    assert wrapper.wait(timeout=30) == 128 + signal.SIGTERM
+    assert our_containers(project) == []
+
+
+def test_two_sessions_on_one_project_run_at_once(project, state):
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    sessions = [subprocess.Popen([AISHELL_RUN, "exec", "--", "sleep", "8"], cwd=project, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while len(our_containers(project)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(our_containers(project)) == 2
+    assert [session.wait(timeout=60) for session in sessions] == [0, 0]
+
+
+def test_git_worktree_reaches_the_shared_git_directory(project, state, tmp_path):
+    worktree = tmp_path / "feature"
+    subprocess.run(["git", "-C", str(project), "worktree", "add", "-q", str(worktree)], check=True)
+    (worktree / ".aishell").mkdir(exist_ok=True)
+    (worktree / ".aishell" / "config.yaml").write_text(CONFIG)
+    run = aishell(worktree, state, "exec", "--", "git", "status", "--short", "--branch")
+    assert run.returncode == 0, run.stderr
+    assert "feature" in run.stdout
+
+
+def test_plan_names_variables_but_never_prints_their_values(project, state):
+    run = aishell(project, state, "plan", "--json", env_extra={"ANTHROPIC_API_KEY": SECRET})
+    assert run.returncode == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert {"engine", "image", "argv", "mounts", "env", "resources"} <= set(plan)
+    assert "ANTHROPIC_API_KEY" in plan["env"]
+    assert {"source": str(project), "target": str(project), "readonly": False} in plan["mounts"]
+    assert SECRET not in run.stdout
+
+
+def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, state, tmp_path):
+    fresh = tmp_path / "fresh-state"  # a cold launch, so Ansible runs and leaves artifacts
+    run = aishell(project, fresh, "exec", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY" && echo key-inside',
+                  env_extra={"ANTHROPIC_API_KEY": SECRET})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "key-inside"
+    leaked = subprocess.run(["grep", "-rl", SECRET, str(fresh)], capture_output=True, text=True)
+    assert leaked.stdout == ""
