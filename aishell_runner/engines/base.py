@@ -40,7 +40,10 @@ class Engine(ABC):
         for label in label_filters:
             argv += ["--filter", f"label={label}"]
         run = subprocess.run(argv, capture_output=True, text=True)
-        return [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        text = run.stdout.strip()
+        if text.startswith("["):  # Podman prints one JSON array
+            return json.loads(text)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]  # Docker: a document a line
 
     def remove(self, name: str) -> None:
         """Remove a container whatever its state; quiet when it is already gone."""

@@ -1,0 +1,91 @@
+"""Interactive sandboxes driven like a person would: tmux panes, send-keys, capture-pane."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_sandbox_launch import CONFIG, our_containers
+
+AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
+SOCKET = "aishell-tests"
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True)
+
+
+def screen(pane):
+    return tmux("capture-pane", "-p", "-t", pane).stdout
+
+
+def wait_for(condition, timeout=120, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def project(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: tests/provision.yml installs it")
+    root = tmp_path / "interactive"
+    (root / ".aishell").mkdir(parents=True)
+    (root / ".aishell" / "config.yaml").write_text(CONFIG)
+    yield root
+    tmux("kill-server")
+    for name in our_containers(root):
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def start(pane, project, command):
+    env = f"XDG_STATE_HOME={os.environ.get('XDG_STATE_HOME', '')}" if os.environ.get("XDG_STATE_HOME") else ""
+    tmux("new-session", "-d", "-s", pane, "-x", "150", "-y", "40", "-c", str(project),
+         f"env {env} {AISHELL_RUN} {command}; sleep 600")
+
+
+def test_detach_and_reattach_from_another_terminal(project):
+    start("first", project, "shell")
+    wait_for(lambda: our_containers(project), what="the sandbox to start")
+    wait_for(lambda: "$" in screen("first") or "#" in screen("first"), what="a prompt")
+
+    start("second", project, "attach")
+    time.sleep(2)
+    tmux("send-keys", "-t", "second", "echo seen-from-both-$((6*7))", "Enter")
+    wait_for(lambda: "seen-from-both-42" in screen("first"), what="the first terminal to show the command")
+
+    tmux("send-keys", "-t", "second", "C-b", "d")
+    wait_for(lambda: "[detached" in screen("second"), what="the second terminal to detach")
+    assert our_containers(project), "detaching must leave the sandbox running"
+
+    tmux("send-keys", "-t", "first", "exit", "Enter")
+    wait_for(lambda: not our_containers(project), what="the sandbox to end with its shell")
+
+
+def test_ps_lists_and_stop_removes_a_sandbox(project):
+    start("first", project, "shell")
+    wait_for(lambda: our_containers(project), what="the sandbox to start")
+    listed = subprocess.run([AISHELL_RUN, "ps", "--json", "--project", str(project)],
+                            capture_output=True, text=True, check=True)
+    [row] = json.loads(listed.stdout)
+    assert row["project"] == str(project) and row["harness"] == "shell" and row["running"]
+    subprocess.run([AISHELL_RUN, "stop", row["name"]], check=True, capture_output=True)
+    assert our_containers(project) == []
+
+
+def test_gc_removes_a_stopped_sandbox_left_behind(project):
+    name = "aishell-orphan-test"
+    subprocess.run(["docker", "create", "--name", name, "--label", "org.aishell.role=sandbox",
+                    "--label", f"org.aishell.project={project}", "localhost/aishell-verify:busybox", "true"],
+                   check=True, capture_output=True)
+    run = subprocess.run([AISHELL_RUN, "gc", "--json"], capture_output=True, text=True, check=True)
+    assert f"docker container {name}" in json.loads(run.stdout)["removed"]
+    assert our_containers(project) == []
