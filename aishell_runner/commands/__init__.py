@@ -1,5 +1,5 @@
 """One module per subcommand; each exposes `register(subparsers)` and `run(args, ui) -> int`."""
 
-from . import bootstrap, build, launch, sessions
+from . import bootstrap, build, check, launch, sessions
 
-COMMANDS = [bootstrap, build, launch, sessions]
+COMMANDS = [bootstrap, build, launch, sessions, check]

@@ -57,3 +57,16 @@ def test_missing_rootless_user_fails_before_any_change(tmp_path):
     message = " ".join(outcome.failure_messages)
     assert "no-such-user" in message and "do not exist" in message
     assert outcome.changed() == 0
+
+
+def test_check_finds_nothing_to_fix_on_the_provisioned_host():
+    import json
+    import sys
+    from pathlib import Path
+
+    run = subprocess.run([str(Path(sys.executable).parent / "aishell-run"), "check", "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    findings = json.loads(run.stdout)
+    assert {f["what"] for f in findings} >= {"docker engine", "podman engine", "podman storage", "CA bundle"}
+    assert all(f["ok"] for f in findings)

@@ -1,0 +1,95 @@
+"""`aishell-run check`: a doctor. Every problem comes with its fix."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+from .. import images
+from ..engines import ENGINES, engine_answers
+from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_FAILURE, EXIT_OK
+from ..ui import UI
+
+NAME = "check"
+MIN_FREE_BYTES = 5 * 10**9
+
+
+@dataclass
+class Finding:
+    what: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    subparsers.add_parser(NAME, help="check engines, storage, CA bundle and disk; each problem with its fix",
+                          description="Check that this machine can run sandboxes, and say how to fix what cannot.",
+                          epilog="example:\n  aishell-run check --json | jq '.[] | select(.ok | not)'",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _version(engine: str) -> str:
+    run = subprocess.run([engine, "version", "--format", "{{.Server.Version}}" if engine == "docker"
+                          else "{{.Client.Version}}"], capture_output=True, text=True)
+    return run.stdout.strip() or "?"
+
+
+def _storage(engine: str) -> tuple[str, str]:
+    driver = "{{.Driver}}" if engine == "docker" else "{{.Store.GraphDriverName}}"
+    root = "{{.DockerRootDir}}" if engine == "docker" else "{{.Store.GraphRoot}}"
+    run = subprocess.run([engine, "info", "--format", f"{driver} {root}"], capture_output=True, text=True)
+    name, _, path = run.stdout.strip().partition(" ")
+    return name, path
+
+
+def findings() -> list[Finding]:
+    found: list[Finding] = []
+    answering = [name for name in ENGINES if engine_answers(name)]
+    for name in ENGINES:
+        if name in answering:
+            found.append(Finding(f"{name} engine", True, f"answers, version {_version(name)}"))
+        elif shutil.which(name):
+            found.append(Finding(f"{name} engine", False, "installed but does not answer",
+                                 "sudo aishell-run bootstrap (it starts the engine, with or without systemd)"))
+    if not answering:
+        found.append(Finding("container engine", False, "neither Docker nor Podman answers",
+                             "sudo aishell-run bootstrap"))
+    for name in answering:
+        driver, root = _storage(name)
+        rootless = name == "podman" and os.geteuid() != 0
+        slow = driver == "vfs"
+        found.append(Finding(f"{name} storage{' (rootless)' if rootless else ''}", not slow, driver,
+                             "sudo aishell-run bootstrap --engine podman --rootless-user $USER (overlay storage; "
+                             "vfs copies the whole image at every launch)" if slow else ""))
+        if root and Path(root).exists():
+            free = shutil.disk_usage(root).free
+            found.append(Finding(f"{name} free disk", free >= MIN_FREE_BYTES, f"{free / 1e9:.1f} GB free in {root}",
+                                 "free some space, or run `aishell-run gc`" if free < MIN_FREE_BYTES else ""))
+    ca = images.ca_bundle_path("auto")
+    found.append(Finding("CA bundle", ca is not None, str(ca) if ca else "none found",
+                         "" if ca else "install ca-certificates, or build with --ca-bundle PATH"))
+    return found
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    results = findings()
+    if ui.json_mode:
+        ui.emit_json([asdict(finding) for finding in results])
+    else:
+        table = Table(title="aishell-run check")
+        for column in ("check", "", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        for finding in results:
+            table.add_row(finding.what, "[green]ok[/]" if finding.ok else "[red]problem[/]", finding.detail,
+                          finding.fix)
+        ui.out.print(table)
+    if not any(f.ok for f in results if f.what.endswith("engine")):
+        return EXIT_ENGINE_UNAVAILABLE
+    return EXIT_OK if all(finding.ok for finding in results) else EXIT_FAILURE
