@@ -8,7 +8,7 @@ import time
 import traceback
 
 from . import __version__
-from .commands import COMMANDS
+from .commands import modules_for
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, AishellError
 from .paths import state_dir
 from .ui import UI
@@ -38,7 +38,7 @@ def _add_output_flags(parser: argparse.ArgumentParser, *, default: object) -> No
                         help="no colours (also when NO_COLOR is set, or the output is not a terminal)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="aishell-run",
         description="Run AI coding agents in hardened, throw-away sandboxes on Docker or Podman.",
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aishell-run {__version__}")
     _add_output_flags(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in COMMANDS:
+    for command in modules_for(argv or []):
         command.register(subparsers)
         if hasattr(command, "NAME"):  # one command per module; modules with several set their own handlers
             subparsers.choices[command.NAME].set_defaults(handler=command.run)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     # usage error answers --json with a JSON document.
     ui = UI(json_mode="--json" in argv, no_color="--no-color" in argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         try:
             args = parser.parse_args(argv)
         except SystemExit as done:  # --help and --version print, then exit 0

@@ -27,9 +27,12 @@ def run_session(engine: Engine, argv: list[str], name: str, env: Mapping[str, st
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     child = None
+    ended_normally = False
     try:
         child = subprocess.Popen(argv, env=dict(env))
-        return child.wait()
+        status = child.wait()
+        ended_normally = True
+        return status
     except _Stop as stopped:
         return 128 + stopped.signum
     except KeyboardInterrupt:
@@ -39,7 +42,8 @@ def run_session(engine: Engine, argv: list[str], name: str, env: Mapping[str, st
             signal.signal(sig, handler)
         # --rm removes the container when the command ends normally; when the
         # wrapper was stopped, the engine client may die first, so remove it here.
-        engine.remove(name)
+        if not ended_normally:
+            engine.remove(name)
         if child is not None and child.poll() is None:
             child.terminate()
             try:

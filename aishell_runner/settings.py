@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
+import hashlib
 import json
 import math
 import os
@@ -24,9 +26,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
+
 import yaml
 
 from aishell_runner.errors import EXIT_USAGE, AishellError
@@ -253,7 +257,44 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # here: a launch whose settings were validated before never pays for it
+
+    return jsonschema.Draft202012Validator(SCHEMA)
+
+
+# Documents that passed the schema before (sha256 of schema + document), so an
+# unchanged settings file is not validated again at every launch. The checks
+# that look at the host (mount sources, paths) still run every time.
+_VALID_CACHE_SIZE = 200
+
+
+def _valid_cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aishell" / "valid-settings"
+
+
+def _fingerprint(data: Any) -> str:
+    document = json.dumps([SCHEMA, data], sort_keys=True, default=str)
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def _known_valid(fingerprint: str) -> bool:
+    try:
+        return fingerprint in _valid_cache_file().read_text().split()
+    except OSError:
+        return False
+
+
+def _remember_valid(fingerprint: str) -> None:
+    path = _valid_cache_file()
+    try:
+        known = path.read_text().split() if path.exists() else []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join([*known, fingerprint][-_VALID_CACHE_SIZE:]) + "\n")
+    except OSError:
+        pass  # only a cache
 
 
 def _schema_key_paths(schema: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
@@ -482,14 +523,18 @@ def _kind(value: Any) -> str:
 
 def _validate_schema(layer: _Layer) -> None:
     """Raise the first schema violation in document order, in words rather than raw jsonschema text."""
+    fingerprint = _fingerprint(layer.data)
+    if _known_valid(fingerprint):
+        return
     found = []
-    for error in _VALIDATOR.iter_errors(layer.data):
+    for error in _validator().iter_errors(layer.data):
         path, problem, hint = _explain(layer, error)
         line = layer.node_at(path)[1] or 0
         found.append((line, len(path), path, problem, hint))
     if found:
         _, _, path, problem, hint = min(found, key=lambda item: item[:2])
         raise layer.error(path, problem, hint)
+    _remember_valid(fingerprint)
 
 
 def _explain(layer: _Layer, error: jsonschema.ValidationError) -> tuple[KeyPath, str, str | None]:

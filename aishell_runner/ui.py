@@ -7,10 +7,17 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class UI:
@@ -20,11 +27,22 @@ class UI:
         # https://no-color.org: present with any value, even empty. (Rich itself
         # ignores an empty NO_COLOR, hence the explicit check.) Off a terminal,
         # rich writes no colour codes anyway.
-        colour_off = no_color or "NO_COLOR" in os.environ
-        # Human progress and messages go to stderr, so stdout stays clean for
-        # results (and carries exactly one JSON document with --json).
-        self.err = Console(stderr=True, no_color=colour_off, highlight=False)
-        self.out = Console(no_color=colour_off, highlight=False)
+        self.colour_off = no_color or "NO_COLOR" in os.environ
+
+    # The consoles are made on first use: a warm launch prints nothing of its
+    # own and should not pay for importing rich (50 ms).
+    @cached_property
+    def err(self) -> Console:
+        """Human progress and messages: stderr, so stdout stays clean for results and JSON."""
+        from rich.console import Console
+
+        return Console(stderr=True, no_color=self.colour_off, highlight=False)
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(no_color=self.colour_off, highlight=False)
 
     @property
     def interactive(self) -> bool:

@@ -1,5 +1,27 @@
-"""One module per subcommand; each exposes `register(subparsers)` and `run(args, ui) -> int`."""
+"""Command modules: each exposes `register(subparsers)`; its parsers carry their handler.
 
-from . import bootstrap, build, check, launch, sessions
+Modules are imported only when needed: a launch should not pay for importing
+Ansible's runner or the bootstrap code (see `docs/benchmarks.md`).
+"""
 
-COMMANDS = [bootstrap, build, launch, sessions, check]
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Which module registers each command, in the order `--help` lists them.
+MODULE_OF = {
+    "bootstrap": "bootstrap",
+    "build": "build",
+    "claude": "launch", "codex": "launch", "gemini": "launch", "opencode": "launch", "shell": "launch",
+    "exec": "launch", "plan": "launch",
+    "ps": "sessions", "attach": "sessions", "stop": "sessions", "gc": "sessions",
+    "check": "check",
+}
+
+
+def modules_for(argv: list[str]) -> list[ModuleType]:
+    """The module of the command named in argv, or all of them (for --help and mistakes)."""
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    wanted = [MODULE_OF[named]] if named in MODULE_OF else list(dict.fromkeys(MODULE_OF.values()))
+    return [importlib.import_module(f"{__name__}.{name}") for name in wanted]

@@ -12,8 +12,6 @@ import json
 import subprocess
 from pathlib import Path
 
-from rich.table import Table
-
 from .. import images
 from ..engines import choose_engine
 from ..engines.base import Engine, Identity
@@ -180,6 +178,8 @@ def show_plan(args: argparse.Namespace, ui: UI) -> int:
     if ui.json_mode:
         ui.emit_json(public)
         return 0
+    from rich.table import Table  # only here: the launch path does without rich.table
+
     table = Table(title=f"Launch plan for {plan.project}", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
