@@ -69,6 +69,8 @@ class LaunchPlan:
     env_names: list[str]
     resources: dict[str, object]
     interactive: bool
+    ports: list[str] = field(default_factory=list)
+    pre_start: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     # How the engine maps the user (engines/*.py), and where our passwd/group
     # files are when the engine writes none itself.
@@ -137,6 +139,7 @@ def git_common_dir(project: Path) -> Path | None:
 
 def make_plan(*, engine: str, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
+              ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (),
               environ: dict[str, str] | None = None) -> LaunchPlan:
     """Build the plan. `settings_mounts`/`settings_env` are the settings' Mount and EnvVar objects."""
     environ = dict(os.environ if environ is None else environ)
@@ -168,6 +171,8 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
         env_names=sorted({*passed, *literal, "HOME"}),
         resources={k: v for k, v in resources.items() if v is not None},
         interactive=interactive,
+        ports=list(ports),
+        pre_start=list(pre_start),
         labels=project_labels(project, harness),
         literal_env=literal,
     )
@@ -201,11 +206,16 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--volume", f"{mount.source}:{mount.target}{':ro' if mount.readonly else ''}"]
     for env_name in plan.env_names:
         argv += ["--env", env_name]
+    for port in plan.ports:
+        argv += ["--publish", port]
     argv += ["--workdir", plan.project, plan.image]
+    command = plan.command
+    if plan.pre_start:
+        # The settings' pre_start commands run first, in the sandbox; then the
+        # command replaces the shell, so its exit status is the session's.
+        command = ["sh", "-c", " && ".join([*plan.pre_start, 'exec "$@"']), "pre_start", *command]
     if plan.interactive:
         # The agent runs in tmux so that `aishell-run attach` can join it; the
         # session (and the container) ends when the agent exits.
-        argv += ["tmux", "new-session", "-s", TMUX_SESSION, *plan.command]
-    else:
-        argv += plan.command
-    return argv
+        return [*argv, "tmux", "new-session", "-s", TMUX_SESSION, *command]
+    return [*argv, *command]

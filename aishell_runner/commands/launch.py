@@ -113,6 +113,8 @@ def prepare(args: argparse.Namespace) -> tuple[Engine, LaunchPlan, dict, Path]:
         resources={"cpus": settings.resources.cpus, "memory": settings.resources.memory,
                    "pids": settings.resources.pids},
         interactive=args.interactive,
+        ports=settings.ports,
+        pre_start=settings.pre_start,
     )
     plan.identity_args = engine.identity_args(Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home))
     # One state directory per plan (the passwd files it mounts are part of it).

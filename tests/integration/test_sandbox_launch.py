@@ -142,3 +142,15 @@ def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, sta
     assert run.stdout.strip() == "key-inside"
     leaked = subprocess.run(["grep", "-rl", SECRET, str(fresh)], capture_output=True, text=True)
     assert leaked.stdout == ""
+
+
+def test_pre_start_commands_run_before_the_command(project, state):
+    config = project / ".aishell" / "config.yaml"
+    original = config.read_text()
+    config.write_text(original + "pre_start: ['echo prepared > /tmp/pre-start-marker']\n")
+    try:
+        run = aishell(project, state, "exec", "--", "cat", "/tmp/pre-start-marker")
+    finally:
+        config.write_text(original)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "prepared"
