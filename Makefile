@@ -14,7 +14,7 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 ## demo: provision this machine with Docker Engine, build the sandbox image, run a sandbox on examples/sample-project
 demo: venv
 	aishell-run bootstrap --engine docker
-	aishell-run build --engine docker examples/sample-project
+	aishell-run build --engine docker --base-source debootstrap examples/sample-project
 	bash examples/demo.sh
 
 ## test: provision what the tests need (engines, rootless user, images), then run every test
