@@ -1,0 +1,71 @@
+"""The launch plan's command line: what goes in, and what never does."""
+
+from pathlib import Path
+
+from aishell_runner.plan import make_plan, run_argv, session_argv
+from aishell_runner.settings import EnvVar, Mount
+
+SECRET = "sk-ant-never-in-argv"
+
+
+def plan_for(tmp_path, **overrides):
+    project = tmp_path / "proj"
+    project.mkdir(exist_ok=True)
+    options = dict(
+        engine="docker", image="img", project=project, harness="claude", command=None,
+        settings_mounts=[Mount(source=tmp_path, target=Path("/data"), readonly=True)],
+        settings_env=[EnvVar("LITERAL", "value"), EnvVar("FROM_HOST", None)],
+        resources={"cpus": 2, "memory": "1g", "pids": None}, interactive=False,
+        environ={"ANTHROPIC_API_KEY": SECRET, "OPENAI_API_KEY": "other-agent", "FROM_HOST": "x", "TERM": "xterm"},
+    )
+    options.update(overrides)
+    return make_plan(**options)
+
+
+def test_only_the_running_agents_keys_are_passed_and_by_name(tmp_path):
+    plan = plan_for(tmp_path)
+    argv = run_argv(plan)
+    assert "ANTHROPIC_API_KEY" in plan.env_names and "OPENAI_API_KEY" not in plan.env_names
+    assert {"FROM_HOST", "LITERAL", "TERM", "HOME"} <= set(plan.env_names)
+    assert SECRET not in " ".join(argv) and "value" not in argv
+    assert plan.literal_env["LITERAL"] == "value"
+
+
+def test_project_is_mounted_at_its_path_and_is_the_workdir(tmp_path):
+    plan = plan_for(tmp_path)
+    argv = run_argv(plan)
+    project = str(tmp_path / "proj")
+    assert f"{project}:{project}" in argv
+    assert argv[argv.index("--workdir") + 1] == project
+    assert f"{tmp_path}:/data:ro" in argv
+
+
+def test_resources_and_hardening_reach_the_engine(tmp_path):
+    argv = run_argv(plan_for(tmp_path))
+    assert argv[argv.index("--cpus") + 1] == "2" and argv[argv.index("--memory") + 1] == "1g"
+    assert argv[argv.index("--cap-drop"):argv.index("--cap-drop") + 2] == ["--cap-drop", "ALL"]
+    assert "no-new-privileges" in argv and "--init" in argv and "--rm" in argv
+
+
+def test_interactive_sessions_run_the_agent_in_tmux(tmp_path):
+    argv = run_argv(plan_for(tmp_path, interactive=True))
+    assert argv[-5:] == ["tmux", "new-session", "-s", "aishell", "claude"]
+
+
+def test_pre_start_runs_first_and_the_command_keeps_its_exit_status(tmp_path):
+    argv = run_argv(plan_for(tmp_path, command=["make", "test"], pre_start=("npm ci",)))
+    assert argv[-6:] == ["sh", "-c", 'npm ci && exec "$@"', "pre_start", "make", "test"]
+
+
+def test_each_session_gets_its_own_name_and_a_tty_only_on_a_terminal(tmp_path):
+    argv = run_argv(plan_for(tmp_path))
+    one = session_argv(argv, name="a", tty=False)
+    assert one[:4] == ["docker", "run", "--name", "a"] and "--tty" not in one
+    assert "--tty" in session_argv(argv, name="b", tty=True)
+
+
+def test_the_hash_changes_with_a_literal_value_but_never_contains_it(tmp_path):
+    first = plan_for(tmp_path)
+    second = plan_for(tmp_path, settings_env=[EnvVar("LITERAL", "other")])
+    assert first.digest() != second.digest()
+    assert "value" not in str(first.public())
