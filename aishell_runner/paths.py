@@ -16,3 +16,9 @@ def state_dir() -> Path:
     """XDG state directory: run artifacts, logs."""
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "aishell"
+
+
+def cache_dir() -> Path:
+    """XDG cache directory: results that can be recomputed (validated settings, scan results)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "aishell"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 import yaml
 
 from aishell_runner.errors import EXIT_USAGE, AishellError
+from aishell_runner.paths import cache_dir
 
 SYSTEM_CONFIG = Path("/etc/aishell/config.yaml")
 PROJECT_CONFIG = Path(".aishell/config.yaml")

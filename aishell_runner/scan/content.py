@@ -1,0 +1,220 @@
+"""Secrets inside files: gitleaks when it is on PATH, otherwise detect-secrets.
+
+detect-secrets is slow (pure Python, every plugin on every line), so its
+results are cached per file, keyed by size and modification time and, when
+those changed, by the hash of the content: a warm re-scan of an unchanged tree
+reads no file. The cache holds rule ids, line numbers and the scanner's hash of
+each secret, never a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .findings import Finding, ScanResult, Skipped
+from .walk import File
+
+MAX_BYTES = 2 * 1024 * 1024
+CACHE_VERSION = 1
+# Worth starting worker processes for (detect-secrets takes about 1 ms a file).
+PARALLEL_FROM = 400
+# detect-secrets' guesses from entropy and keywords often hit hashes and test data: warnings, not refusals.
+GUESSES = {"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword", "JSON Web Token",
+           "Basic Auth Credentials"}
+NOT_SECRETS = {"Public IP (ipv4)"}
+# One cached result: (secret type, line, first characters, secret hash).
+Hit = tuple[str, int, str, str]
+Progress = Callable[[int, int], None]
+
+
+def scan_content(root: str, files: Iterable[File], result: ScanResult, *, cache_dir: Path,
+                 progress: Progress | None = None) -> list[Finding]:
+    if shutil.which("gitleaks"):
+        result.content_scanner = "gitleaks"
+        return _gitleaks(root)
+    result.content_scanner = "detect-secrets"
+    return _detect_secrets(root, list(files), result, cache_dir, progress)
+
+
+def rule_id(secret_type: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
+
+
+# ------------------------------------------------------------------------------------------ detect-secrets
+
+
+def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir: Path,
+                    progress: Progress | None) -> list[Finding]:
+    cache = _Cache(cache_dir / (hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"))
+    hits: dict[str, list[Hit]] = {}
+    unknown: list[tuple[File, str]] = []  # files to read, with their (size, mtime) key
+    for file in files:
+        stat = file.entry.stat(follow_symlinks=False)
+        if stat.st_size > MAX_BYTES:
+            result.skipped.append(Skipped(file.relative, "larger than 2 MiB (content not scanned)"))
+            continue
+        key = f"{stat.st_size}:{stat.st_mtime_ns}"
+        digest = cache.digest_for(file.relative, key)
+        if digest is None:
+            unknown.append((file, key))
+        else:
+            _collect(cache, digest, file.relative, hits, result)
+    to_scan: dict[str, list[File]] = {}
+    for file, key in unknown:
+        try:
+            with open(file.path, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except OSError as error:
+            result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
+            continue
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        cache.keep(file.relative, key, digest)
+        if b"\0" in data[:8192]:
+            cache.results[digest] = None
+        if cache.known(digest):
+            _collect(cache, digest, file.relative, hits, result)
+        else:
+            to_scan.setdefault(digest, []).append(file)
+    for digest, found in _run_detect_secrets({d: same[0].path for d, same in to_scan.items()}, progress):
+        cache.record(digest, found)
+        for file in to_scan[digest]:
+            _collect(cache, digest, file.relative, hits, result)
+    cache.save()
+    return [
+        Finding(path=relative, severity="medium" if kind in GUESSES else "high", rule=rule_id(kind),
+                source="detect-secrets", line=line, preview=preview, secret_hash=secret_hash, root=root)
+        for relative, found in hits.items() for kind, line, preview, secret_hash in found
+    ]
+
+
+def _collect(cache: _Cache, digest: str, relative: str, hits: dict[str, list[Hit]], result: ScanResult) -> None:
+    found = cache.results.get(digest, [])
+    if found is None:
+        result.binary_files += 1
+    elif found:
+        hits[relative] = found
+
+
+def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
+    """(digest, hits) for each file, in worker processes when there are many."""
+    items = list(paths.items())
+    if not items:
+        return
+    if len(items) < PARALLEL_FROM:
+        for done, item in enumerate(items, 1):
+            yield item[0], _scan_files([item])[0][1]
+            if progress:
+                progress(done, len(items))
+        return
+    chunks = [items[start:start + 100] for start in range(0, len(items), 100)]
+    done = 0
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for chunk_result in pool.map(_scan_files, chunks):
+            yield from chunk_result
+            done += len(chunk_result)
+            if progress:
+                progress(done, len(items))
+
+
+def _scan_files(items: list[tuple[str, str]]) -> list[tuple[str, list[Hit]]]:
+    from detect_secrets.core.scan import scan_file  # slow to import: only when a file must be read
+    from detect_secrets.settings import default_settings
+
+    out = []
+    with default_settings():
+        for digest, path in items:
+            found = [(secret.type, secret.line_number, (secret.secret_value or "")[:4], secret.secret_hash)
+                     for secret in scan_file(path) if secret.type not in NOT_SECRETS]
+            out.append((digest, found))
+    return out
+
+
+class _Cache:
+    """Per-root results: {relative path: "size:mtime:digest"} and {digest: hits, or None for a binary file}.
+
+    Saved only when something changed: a warm scan writes nothing.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.files: dict[str, str] = {}
+        self.results: dict[str, list[Hit] | None] = {}
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+            data = json.loads(path.read_bytes())
+            if data["version"] == CACHE_VERSION:
+                self.files = data["files"]
+                self.results = {d: None if r is None else [tuple(hit) for hit in r]
+                                for d, r in data["results"].items()}
+        self.kept: dict[str, str] = {}
+        self.changed = False
+        self._clean: set[str] | None = None
+
+    def digest_for(self, relative: str, key: str) -> str | None:
+        entry = self.files.get(relative)
+        if entry and entry.startswith(key) and entry[len(key)] == ":":
+            self.kept[relative] = entry
+            return entry[len(key) + 1:]
+        return None
+
+    def keep(self, relative: str, key: str, digest: str) -> None:
+        self.kept[relative] = f"{key}:{digest}"
+        self.changed = True
+
+    def known(self, digest: str) -> bool:
+        """Scanned before, under any name (a file copied or touched without changes is not re-scanned)."""
+        if self._clean is None:
+            self._clean = {entry.rpartition(":")[2] for entry in self.files.values()}
+        return digest in self.results or digest in self._clean
+
+    def record(self, digest: str, found: list[Hit]) -> None:
+        if found:
+            self.results[digest] = found
+
+    def save(self) -> None:
+        """Only this scan's files are kept, so the cache never outgrows the tree."""
+        if not self.changed and len(self.kept) == len(self.files):
+            return
+        live = {entry.rpartition(":")[2] for entry in self.kept.values()}
+        data = {"version": CACHE_VERSION, "files": self.kept,
+                "results": {d: r for d, r in self.results.items() if d in live}}
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False) as handle:
+                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+            os.replace(handle.name, self.path)
+
+
+# ------------------------------------------------------------------------------------------------ gitleaks
+
+
+def _gitleaks(root: str) -> list[Finding]:
+    """gitleaks scans the whole tree itself (fast, no cache needed); --redact keeps secrets out of its report."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        run = subprocess.run(
+            ["gitleaks", "detect", "--no-git", "--source", root, "--report-format", "json",
+             "--report-path", str(report), "--redact", "--no-banner", "--exit-code", "0", "--log-level", "error"],
+            capture_output=True, text=True,
+        )
+        if run.returncode != 0 or not report.is_file():
+            from ..errors import AishellError
+
+            raise AishellError(f"gitleaks failed: {run.stderr.strip()[-300:] or run.returncode}",
+                               hint="run it by hand to see why, or take it off PATH to use detect-secrets")
+        leaks = json.loads(report.read_text() or "[]")
+    return [
+        Finding(path=os.path.relpath(os.path.join(root, leak["File"]), root), rule=leak["RuleID"],
+                severity="medium" if leak["RuleID"].startswith("generic") else "high", source="gitleaks",
+                line=leak.get("StartLine"), secret_hash=leak.get("Fingerprint"), root=root)
+        for leak in leaks
+    ]
