@@ -76,6 +76,11 @@ class LaunchPlan:
     # files are when the engine writes none itself.
     identity_args: list[str] = field(default_factory=list)
     passwd_dir: str | None = None
+    # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
+    # empty file mounted over the hidden files.
+    hidden_files: list[str] = field(default_factory=list)
+    hidden_dirs: list[str] = field(default_factory=list)
+    empty_file: str | None = None
     # Values of the variables the settings give literally; never printed.
     literal_env: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -94,6 +99,7 @@ class LaunchPlan:
             "harness": self.harness,
             "argv": session_argv(run_argv(self), name="<session-name>", tty=False),
             "mounts": [asdict(m) for m in self.mounts],
+            "hidden": sorted(self.hidden_files + self.hidden_dirs),
             "env": sorted(self.env_names),
             "resources": self.resources,
             "hash": self.digest(),
@@ -139,8 +145,8 @@ def git_common_dir(project: Path) -> Path | None:
 
 def make_plan(*, engine: str, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
-              ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (),
-              environ: dict[str, str] | None = None) -> LaunchPlan:
+              ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
+              empty_file: Path | None = None, environ: dict[str, str] | None = None) -> LaunchPlan:
     """Build the plan. `settings_mounts`/`settings_env` are the settings' Mount and EnvVar objects."""
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
@@ -174,6 +180,9 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
         ports=list(ports),
         pre_start=list(pre_start),
         labels=project_labels(project, harness),
+        hidden_files=[str(path) for path in hidden if not path.is_dir()],
+        hidden_dirs=[str(path) for path in hidden if path.is_dir()],
+        empty_file=str(empty_file) if hidden else None,
         literal_env=literal,
     )
 
@@ -204,6 +213,11 @@ def run_argv(plan: LaunchPlan) -> list[str]:
                  "--volume", f"{plan.passwd_dir}/group:/etc/group:ro"]
     for mount in plan.mounts:
         argv += ["--volume", f"{mount.source}:{mount.target}{':ro' if mount.readonly else ''}"]
+    # Over the project mount (engines mount shallower targets first): the agent sees these empty.
+    for path in plan.hidden_files:
+        argv += ["--volume", f"{plan.empty_file}:{path}:ro"]
+    for path in plan.hidden_dirs:
+        argv += ["--tmpfs", f"{path}:ro"]
     for env_name in plan.env_names:
         argv += ["--env", env_name]
     for port in plan.ports:

@@ -51,6 +51,7 @@ NETWORK_MODES = ("allowlist", "open", "none")
 # An empty version leaves that agent out of the image.
 VERSION_PATTERN = r"^([A-Za-z0-9._+~^-]+)?$"
 MEMORY_PATTERN = r"^[0-9]+[kmgKMG]?$"
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 PORT_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}:)?[0-9]{1,5}:[0-9]{1,5}$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$"
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -128,6 +129,21 @@ class ImageSettings:
 
 
 @dataclass(frozen=True)
+class ScanRule:
+    id: str
+    severity: str
+    patterns: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    content: bool
+    allow: tuple[str, ...]
+    rules: tuple[ScanRule, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     engine: str
     harness: str
@@ -138,6 +154,8 @@ class Settings:
     resources: Resources
     image: ImageSettings
     pre_start: tuple[str, ...]
+    exclude: tuple[str, ...]
+    scan: ScanSettings
     sources: tuple[Path, ...]
     raw: dict
 
@@ -251,9 +269,38 @@ SCHEMA: dict[str, Any] = {
             },
         ),
         "exclude": _list(
-            "Project paths hidden from the sandbox (reserved: not enforced yet).", _text("A path or glob pattern.")
+            "Files and directories of the project the sandbox sees empty, as gitignore-style globs: a name "
+            "(.env, *.pem) matches at any depth, a path with a slash (config/master.key) from the project's root.",
+            _text("A path or glob inside the project, e.g. .env or secrets/.", minLength=1),
         ),
-        "scan": {"type": "object", "description": "Secret-scanning settings (reserved for a later release)."},
+        "scan": _object(
+            "Sensitive-file scan before a launch.",
+            {
+                "content": {"type": "boolean", "default": True,
+                            "description": "Also scan file contents for secrets (gitleaks or detect-secrets)."},
+                "allow": _list(
+                    "Findings to accept: path globs, or a finding's 16-character fingerprint "
+                    "(aishell-run scan --json shows them).",
+                    _text("A glob such as tests/fixtures/** or a fingerprint.", minLength=1),
+                ),
+                "rules": _list(
+                    "Extra name rules.",
+                    {
+                        "type": "object",
+                        "description": "A rule: files matching any pattern are findings of this severity.",
+                        "additionalProperties": False,
+                        "required": ["id", "patterns", "severity"],
+                        "properties": {
+                            "id": _text("Rule name shown in findings.", pattern=RULE_ID_PATTERN),
+                            "patterns": _list("Globs, as in exclude.", _text("A glob.", minLength=1)),
+                            "severity": _text("high blocks a launch until confirmed; medium and low warn.",
+                                              enum=["high", "medium", "low"]),
+                            "description": _text("What such a file holds."),
+                        },
+                    },
+                ),
+            },
+        ),
         "security": {"type": "object", "description": "Security settings (reserved for a later release)."},
     },
 }
@@ -272,8 +319,7 @@ _VALID_CACHE_SIZE = 200
 
 
 def _valid_cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aishell" / "valid-settings"
+    return cache_dir() / "valid-settings"
 
 
 def _fingerprint(data: Any) -> str:
@@ -649,6 +695,14 @@ _VALUE_CHECKS: dict[str, Callable[[Any], tuple[str, str] | None]] = {
 }
 
 
+def _inside_project_problem(value: Any) -> tuple[str, str] | None:
+    parts = str(value).replace("\\", "/").split("/")
+    if ".." in parts or str(value).startswith("~"):
+        return (f"{_show(value)} leaves the project",
+                "exclude and scan patterns are paths inside the project, e.g. .env, secrets/ or config/*.key")
+    return None
+
+
 def _unsafe_character(text: str) -> str | None:
     """Describe the first shell metacharacter or control character in `text`, or None."""
     for char in text:
@@ -868,6 +922,19 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     elif _exists(context.project / DEFAULT_DOCKERFILE):
         dockerfile = context.project / DEFAULT_DOCKERFILE
 
+    exclude = tuple(
+        checked(("exclude", index), entry, _inside_project_problem)
+        for index, entry in enumerate(data.get("exclude", ()))
+    )
+    scan = data.get("scan", {})
+    rules = tuple(
+        ScanRule(id=rule["id"], severity=rule["severity"],
+                 patterns=tuple(checked(("scan", "rules", index, "patterns", n), p, _inside_project_problem)
+                                for n, p in enumerate(rule["patterns"])),
+                 description=rule.get("description", ""))
+        for index, rule in enumerate(scan.get("rules", ()))
+    )
+
     return Settings(
         engine=data.get("engine", "auto"),
         harness=data.get("harness", "claude"),
@@ -883,6 +950,8 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
             dockerfile=dockerfile,
         ),
         pre_start=tuple(data.get("pre_start", ())),
+        exclude=exclude,
+        scan=ScanSettings(content=scan.get("content", True), allow=tuple(scan.get("allow", ())), rules=rules),
         sources=sources,
         raw=copy.deepcopy(data),
     )

@@ -15,6 +15,7 @@ MODULE_OF = {
     "build": "build",
     "claude": "launch", "codex": "launch", "gemini": "launch", "opencode": "launch", "shell": "launch",
     "exec": "launch", "plan": "launch",
+    "scan": "scan",
     "ps": "sessions", "attach": "sessions", "stop": "sessions", "gc": "sessions",
     "check": "check",
 }

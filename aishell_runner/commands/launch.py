@@ -19,6 +19,8 @@ from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
 from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, session_name
 from ..playbook import run_playbook
+from ..scan.exclude import excluded_paths
+from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
 from ..settings import Settings, load_settings
 from ..ui import UI
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(parser)
+        _scan_options(parser)
         parser.set_defaults(harness=agent, command_argv=None, interactive=True, handler=run)
     parser = subparsers.add_parser(
         "exec",
@@ -47,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser)
+    _scan_options(parser)
     parser.add_argument("command_argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command to run")
     parser.set_defaults(harness=None, interactive=False, handler=run)
     parser = subparsers.add_parser(
@@ -64,6 +68,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", default=".", help="project directory (default: the current one)")
     parser.add_argument("--allow-risky-mounts", action="store_true",
                         help="allow mounts that expose the host (/, $HOME, /etc, ~/.ssh, an engine socket)")
+
+
+def _scan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accept-findings", action="store_true",
+                        help="launch even when the scan finds sensitive files (the decision is logged); "
+                             "without it a non-interactive launch with high findings exits with status 3")
 
 
 def project_root(path: str) -> Path:
@@ -92,12 +102,19 @@ def _image_settings(settings: Settings, project: Path) -> dict:
     return overrides
 
 
-def prepare(args: argparse.Namespace) -> tuple[Engine, LaunchPlan, dict, Path]:
+def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, LaunchPlan, dict, Path]:
+    """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
     project = project_root(args.project)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
     image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})
     harness = args.harness or settings.harness
+    hidden = excluded_paths(project, settings.exclude)
+    if ui is not None:
+        roots = [ScanRoot(project, project)]
+        roots += [ScanRoot(m.source, m.target) for m in settings.mounts if m.source.exists()]
+        chosen = review(roots, settings, project=project, harness=harness, accept=args.accept_findings, ui=ui)
+        hidden += [Path(path) for path in chosen]
     command = None
     if args.command_argv is not None:
         command = args.command_argv[1:] if args.command_argv[:1] == ["--"] else args.command_argv
@@ -115,6 +132,8 @@ def prepare(args: argparse.Namespace) -> tuple[Engine, LaunchPlan, dict, Path]:
         interactive=args.interactive,
         ports=settings.ports,
         pre_start=settings.pre_start,
+        hidden=tuple(hidden),
+        empty_file=state_dir() / "empty",
     )
     plan.identity_args = engine.identity_args(Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home))
     # One state directory per plan (the passwd files it mounts are part of it).
@@ -125,7 +144,7 @@ def prepare(args: argparse.Namespace) -> tuple[Engine, LaunchPlan, dict, Path]:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    engine, plan, image_settings, state = prepare(args)
+    engine, plan, image_settings, state = prepare(args, ui)
     argv = run_argv(plan)
     spec_file = state / "launch.json"
     warm = spec_file.is_file() and images.check(engine.name, image_settings).all_current
@@ -135,6 +154,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         _prepare_cold(ui, plan, argv, image_settings, state)
     spec = json.loads(spec_file.read_text())
     _create_agent_config(plan)
+    _create_empty_file(plan)
     name = session_name(Path(plan.project))
     return run_session(engine, session_argv(spec["argv"], name=name), name, client_env(plan.literal_env, plan.home))
 
@@ -174,6 +194,13 @@ def _create_agent_config(plan: LaunchPlan) -> None:
             path.mkdir(parents=True, mode=0o700)
 
 
+def _create_empty_file(plan: LaunchPlan) -> None:
+    """What hidden files are replaced with: empty, read-only."""
+    if plan.empty_file and not Path(plan.empty_file).is_file():
+        Path(plan.empty_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(plan.empty_file).touch(mode=0o444)
+
+
 def show_plan(args: argparse.Namespace, ui: UI) -> int:
     _engine, plan, _image_settings, _state = prepare(args)
     public = plan.public()
@@ -190,6 +217,8 @@ def show_plan(args: argparse.Namespace, ui: UI) -> int:
     table.add_row("harness", plan.harness)
     table.add_row("mounts", "\n".join(f"{m['source']} -> {m['target']}{' (ro)' if m['readonly'] else ''}"
                                       for m in public["mounts"]))
+    if public["hidden"]:
+        table.add_row("hidden (seen empty)", "\n".join(public["hidden"]))
     table.add_row("env (names)", ", ".join(public["env"]))
     table.add_row("resources", json.dumps(public["resources"]))
     table.add_row("argv", " ".join(public["argv"]))

@@ -69,3 +69,17 @@ def test_the_hash_changes_with_a_literal_value_but_never_contains_it(tmp_path):
     second = plan_for(tmp_path, settings_env=[EnvVar("LITERAL", "other")])
     assert first.digest() != second.digest()
     assert "value" not in str(first.public())
+
+
+def test_hidden_files_and_directories_are_mounted_over_the_project_empty_and_read_only(tmp_path):
+    project = tmp_path / "proj"
+    (project / "secrets").mkdir(parents=True)
+    (project / ".env").write_text("TOKEN=x\n")
+    empty = tmp_path / "empty"
+    plan = plan_for(tmp_path, hidden=(project / ".env", project / "secrets"), empty_file=empty)
+    argv = run_argv(plan)
+    assert f"{empty}:{project / '.env'}:ro" in argv
+    assert argv[argv.index("--tmpfs", argv.index("--tmpfs") + 1) + 1] == f"{project / 'secrets'}:ro"
+    # After the project's own mount, so they cover it.
+    assert argv.index(f"{empty}:{project / '.env'}:ro") > argv.index(f"{project}:{project}")
+    assert plan.public()["hidden"] == [str(project / ".env"), str(project / "secrets")]

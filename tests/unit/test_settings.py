@@ -143,15 +143,36 @@ def test_reserved_keys_are_accepted_and_kept_in_raw(layers):
     layers.write(
         project="""\
         network: {mode: allowlist, allow: [pypi.org]}
-        exclude: [secrets/, '*.pem']
-        scan: {anything: [1, 2]}
         security: {level: high}
         """
     )
     raw = layers.load().raw
     assert raw["network"] == {"mode": "allowlist", "allow": ["pypi.org"]}
-    assert raw["exclude"] == ["secrets/", "*.pem"]
-    assert raw["scan"] == {"anything": [1, 2]}
+
+
+def test_exclude_and_scan_settings(layers):
+    layers.write(
+        user="scan: {allow: ['tests/fixtures/**']}\n",
+        project="""\
+        exclude: [secrets/, '*.pem']
+        scan:
+          content: false
+          allow: [0123456789abcdef]
+          rules: [{id: customer-data, patterns: ['*.sqlite'], severity: high}]
+        """,
+    )
+    loaded = layers.load()
+    assert loaded.exclude == ("secrets/", "*.pem")
+    assert loaded.scan.content is False
+    assert loaded.scan.allow == ("tests/fixtures/**", "0123456789abcdef")
+    assert [(r.id, r.patterns, r.severity) for r in loaded.scan.rules] == [("customer-data", ("*.sqlite",), "high")]
+
+
+@pytest.mark.parametrize("entry", ["../outside", "~/.ssh", "a/../../b"])
+def test_exclude_outside_the_project_is_refused(layers, entry):
+    error = layers.error(f"exclude: ['{entry}']\n")
+    assert error.key == "exclude[0]"
+    assert "leaves the project" in error.message
 
 
 def test_yaml_merge_keys_are_allowed(layers):

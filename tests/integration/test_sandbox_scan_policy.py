@@ -1,0 +1,136 @@
+"""The scan's verdict at launch, on a real Docker Engine: refusal, confirmation, allowlist, hidden files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
+# The image inputs test_sandbox_images.py builds (offline base, Claude Code only): no test here waits for a build.
+CONFIG = """\
+engine: docker
+image:
+  base_source: debootstrap
+agents:
+  codex: {version: ""}
+  gemini: {version: ""}
+  opencode: {version: ""}
+"""
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, but planted as one\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+@pytest.fixture
+def state(tmp_path):
+    return tmp_path / "state"
+
+
+def make_project(tmp_path: Path, extra_config: str = "") -> Path:
+    root = tmp_path / "project"
+    (root / ".aishell").mkdir(parents=True)
+    (root / ".aishell" / "config.yaml").write_text(CONFIG + extra_config)
+    (root / "id_ed25519").write_text(KEY)
+    (root / "secrets").mkdir()
+    (root / "secrets" / "prod.txt").write_text("keep me\n")
+    (root / "README.md").write_text("a project\n")
+    return root
+
+
+def aishell(project, state, *args):
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    return subprocess.run([AISHELL_RUN, *args], cwd=project, capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+def our_containers(project):
+    run = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", f"label=org.aishell.project={project}"],
+                         capture_output=True, text=True, check=True)
+    return run.stdout.split()
+
+
+def audit(state):
+    return [json.loads(line) for line in (state / "aishell" / "audit.jsonl").read_text().splitlines()]
+
+
+def test_a_high_finding_refuses_a_non_interactive_launch_with_status_3(tmp_path, state):
+    project = make_project(tmp_path)
+    run = aishell(project, state, "exec", "--", "touch", "started")
+    assert run.returncode == 3, run.stderr
+    assert "id_ed25519" in run.stderr and "ssh-private-key" in run.stderr
+    assert "--accept-findings" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (project / "started").exists()
+    assert our_containers(project) == []
+    [entry] = audit(state)
+    assert entry["decision"] == "refused (not interactive)"
+    assert entry["project"] == str(project)
+    assert {f["rule"] for f in entry["findings"]} >= {"ssh-private-key"}
+
+
+def test_accept_findings_launches_and_the_decision_is_logged(tmp_path, state):
+    project = make_project(tmp_path)
+    run = aishell(project, state, "exec", "--accept-findings", "--", "cat", "id_ed25519")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == KEY
+    assert audit(state)[-1]["decision"] == "accepted (--accept-findings)"
+
+
+def test_an_allowlisted_fingerprint_does_not_block(tmp_path, state):
+    project = make_project(tmp_path)
+    scan = aishell(project, state, "scan", "--json")
+    assert scan.returncode == 0, scan.stderr
+    fingerprints = [f["fingerprint"] for f in json.loads(scan.stdout)["findings"] if f["severity"] == "high"]
+    assert fingerprints
+    with open(project / ".aishell" / "config.yaml", "a") as config:
+        config.write(f"scan: {{allow: {json.dumps(fingerprints)}}}\n")
+    run = aishell(project, state, "exec", "--", "true")
+    assert run.returncode == 0, run.stderr
+
+
+def test_excluded_paths_are_empty_inside_and_untouched_outside(tmp_path, state):
+    project = make_project(tmp_path, "exclude: [id_ed25519, secrets/]\n")
+    inside = ("wc -c < id_ed25519; ls -A secrets | wc -l; "
+              "(echo x > id_ed25519) 2>/dev/null && echo file-writable || echo file-read-only; "
+              "(touch secrets/new) 2>/dev/null && echo dir-writable || echo dir-read-only; cat README.md")
+    run = aishell(project, state, "exec", "--", "sh", "-c", inside)
+    # Hidden files are not findings any more: no refusal, no flag needed.
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:5] == ["0", "0", "file-read-only", "dir-read-only", "a project"]
+    assert (project / "id_ed25519").read_text() == KEY
+    assert (project / "secrets" / "prod.txt").read_text() == "keep me\n"
+    assert not (project / "secrets" / "new").exists()
+    plan = json.loads(aishell(project, state, "plan", "--json").stdout)
+    assert plan["hidden"] == [str(project / "id_ed25519"), str(project / "secrets")]
+
+
+def spawn(project, state, command):
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "NO_COLOR": "1"}
+    return pexpect.spawn(AISHELL_RUN, ["exec", "--", "sh", "-c", command], cwd=str(project), env=env,
+                         encoding="utf-8", timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "seen", "decision"),
+    [
+        ("n", 3, None, "refused at the prompt"),
+        ("", 3, None, "refused at the prompt"),
+        ("y", 0, f"size={len(KEY)}", "accepted at the prompt"),
+        ("h", 0, "size=0", "hidden at the prompt"),
+    ],
+)
+def test_the_prompt_at_a_terminal(tmp_path, state, answer, status, seen, decision):
+    project = make_project(tmp_path)
+    child = spawn(project, state, "echo size=$(wc -c < id_ed25519)")
+    child.expect("Launch anyway")
+    child.sendline(answer)
+    output = child.read()
+    child.close()
+    assert child.exitstatus == status, output
+    if seen:
+        assert seen in output
+    assert audit(state)[-1]["decision"] == decision
+    assert our_containers(project) == []
+    assert (project / "id_ed25519").read_text() == KEY
