@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import paths
 from .content import Progress, scan_content
-from .findings import Finding, ScanResult, display
+from .findings import Finding, ScanResult, Skipped, display
 from .git import with_git_status
 from .globs import compile_globs
 from .rules import SNIFF_BYTES, NameRules, Rule
@@ -29,6 +29,8 @@ def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterab
     if os.path.isfile(root):
         file = single_file(root)
         files = [file] if file else []
+        if file is None:
+            result.skipped.append(Skipped(os.path.basename(root), "not a regular file, or unreadable"))
         result.root = root = os.path.dirname(root)
     else:
         files = list(walk(root, result.skipped))
@@ -43,7 +45,7 @@ def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterab
         findings += scan_content(root, files, result, cache_dir=cache_dir or paths.cache_dir() / "scan",
                                  progress=progress)
     allowed_paths = compile_globs([entry for entry in allow if not _is_fingerprint(entry)])
-    fingerprints = {entry for entry in allow if _is_fingerprint(entry)}
+    fingerprints = {entry.lower() for entry in allow if _is_fingerprint(entry)}
     kept = [f for f in findings
             if f.fingerprint not in fingerprints and not (allowed_paths and allowed_paths.match(display(f.path)))]
     result.allowlisted = len(findings) - len(kept)
@@ -53,7 +55,7 @@ def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterab
 
 
 def _is_fingerprint(entry: str) -> bool:
-    return len(entry) == 16 and all(char in "0123456789abcdef" for char in entry)
+    return len(entry) == 16 and all(char in "0123456789abcdef" for char in entry.lower())
 
 
 def _head(path: str) -> bytes | None:

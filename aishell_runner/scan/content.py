@@ -41,7 +41,7 @@ def scan_content(root: str, files: Iterable[File], result: ScanResult, *, cache_
                  progress: Progress | None = None) -> list[Finding]:
     if shutil.which("gitleaks"):
         result.content_scanner = "gitleaks"
-        return _gitleaks(root)
+        return _gitleaks(root, {file.relative for file in files})
     result.content_scanner = "detect-secrets"
     return _detect_secrets(root, list(files), result, cache_dir, progress)
 
@@ -59,7 +59,11 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
     hits: dict[str, list[Hit]] = {}
     unknown: list[tuple[File, str]] = []  # files to read, with their (size, mtime) key
     for file in files:
-        stat = file.entry.stat(follow_symlinks=False)
+        try:
+            stat = file.entry.stat(follow_symlinks=False)
+        except OSError as error:  # listed but not searchable (a directory with r but not x), or gone since
+            result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
+            continue
         if stat.st_size > MAX_BYTES:
             result.skipped.append(Skipped(file.relative, "larger than 2 MiB (content not scanned)"))
             continue
@@ -108,22 +112,22 @@ def _collect(cache: _Cache, digest: str, relative: str, hits: dict[str, list[Hit
 def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
     """(digest, hits) for each file, in worker processes when there are many."""
     items = list(paths.items())
-    if not items:
-        return
-    if len(items) < PARALLEL_FROM:
-        for done, item in enumerate(items, 1):
-            yield item[0], _scan_files([item])[0][1]
-            if progress:
-                progress(done, len(items))
-        return
     chunks = [items[start:start + 100] for start in range(0, len(items), 100)]
+    if len(items) < PARALLEL_FROM:
+        results = map(_scan_files, chunks)
+    else:
+        pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+        results = pool.map(_scan_files, chunks)
     done = 0
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for chunk_result in pool.map(_scan_files, chunks):
+    try:
+        for chunk_result in results:
             yield from chunk_result
             done += len(chunk_result)
             if progress:
-                progress(done, len(items))
+                progress(done, len(items))  # per chunk of 100: a log gets a line per 100 files, not per file
+    finally:
+        if len(items) >= PARALLEL_FROM:
+            pool.shutdown(cancel_futures=True)
 
 
 def _scan_files(items: list[tuple[str, str]]) -> list[tuple[str, list[Hit]]]:
@@ -147,21 +151,14 @@ class _Cache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.files: dict[str, str] = {}
-        self.results: dict[str, list[Hit] | None] = {}
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-            data = json.loads(path.read_bytes())
-            if data["version"] == CACHE_VERSION:
-                self.files = data["files"]
-                self.results = {d: None if r is None else [tuple(hit) for hit in r]
-                                for d, r in data["results"].items()}
+        self.files, self.results = _read_cache(path)
         self.kept: dict[str, str] = {}
         self.changed = False
         self._clean: set[str] | None = None
 
     def digest_for(self, relative: str, key: str) -> str | None:
         entry = self.files.get(relative)
-        if entry and entry.startswith(key) and entry[len(key)] == ":":
+        if entry and entry.startswith(key + ":"):
             self.kept[relative] = entry
             return entry[len(key) + 1:]
         return None
@@ -190,15 +187,39 @@ class _Cache:
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False) as handle:
-                handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+                # ASCII JSON: a name that is not valid UTF-8 holds lone surrogates, which only \u escapes can carry.
+                handle.write(json.dumps(data, separators=(",", ":")))
             os.replace(handle.name, self.path)
+
+
+def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None]]:
+    """The saved files and results, or none when the cache is missing, of another version or damaged.
+
+    Every part is checked here, all at once: a damaged cache costs a cold scan, never a crash later on.
+    """
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+        data = json.loads(path.read_bytes())
+        if data["version"] == CACHE_VERSION:
+            files = {str(relative): str(entry) for relative, entry in data["files"].items()}
+            results = {str(digest): None if found is None else [_hit(*hit) for hit in found]
+                       for digest, found in data["results"].items()}
+            return files, results
+    return {}, {}
+
+
+def _hit(kind: str, line: int, preview: str, secret_hash: str) -> Hit:
+    return str(kind), int(line), str(preview), str(secret_hash)
 
 
 # ------------------------------------------------------------------------------------------------ gitleaks
 
 
-def _gitleaks(root: str) -> list[Finding]:
-    """gitleaks scans the whole tree itself (fast, no cache needed); --redact keeps secrets out of its report."""
+def _gitleaks(root: str, scanned: set[str]) -> list[Finding]:
+    """gitleaks scans the whole tree itself (fast, no cache needed); --redact keeps secrets out of its report.
+
+    Only leaks in `scanned` are kept: gitleaks also reads vendored trees the walk
+    leaves out, and the rest of the directory when the root is a single file.
+    """
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         run = subprocess.run(
@@ -207,14 +228,22 @@ def _gitleaks(root: str) -> list[Finding]:
             capture_output=True, text=True,
         )
         if run.returncode != 0 or not report.is_file():
-            from ..errors import AishellError
+            raise _gitleaks_failed(run.stderr.strip()[-300:] or str(run.returncode))
+        try:
+            leaks = json.loads(report.read_text() or "[]")
+            found = [
+                Finding(path=os.path.relpath(os.path.join(root, leak["File"]), root), rule=leak["RuleID"],
+                        severity="medium" if leak["RuleID"].startswith("generic") else "high", source="gitleaks",
+                        line=leak.get("StartLine"), secret_hash=leak.get("Fingerprint"), root=root)
+                for leak in leaks
+            ]
+        except (ValueError, TypeError, KeyError, AttributeError) as error:  # a report we cannot read: no traceback
+            raise _gitleaks_failed(f"unreadable report ({error!r})") from None
+    return [finding for finding in found if finding.path in scanned]
 
-            raise AishellError(f"gitleaks failed: {run.stderr.strip()[-300:] or run.returncode}",
-                               hint="run it by hand to see why, or take it off PATH to use detect-secrets")
-        leaks = json.loads(report.read_text() or "[]")
-    return [
-        Finding(path=os.path.relpath(os.path.join(root, leak["File"]), root), rule=leak["RuleID"],
-                severity="medium" if leak["RuleID"].startswith("generic") else "high", source="gitleaks",
-                line=leak.get("StartLine"), secret_hash=leak.get("Fingerprint"), root=root)
-        for leak in leaks
-    ]
+
+def _gitleaks_failed(why: str) -> Exception:
+    from ..errors import AishellError
+
+    return AishellError(f"gitleaks failed: {why}",
+                        hint="run it by hand to see why, or take it off PATH to use detect-secrets")

@@ -3,8 +3,9 @@
 One meaning everywhere, like .gitignore: a pattern without a slash matches a
 name at any depth (`*.pem`, `.env`); a pattern with a slash matches a path
 from the project's root (`config/master.key`, `**/.aws/credentials`). `*` and
-`?` stop at slashes, `**` crosses them, and a trailing slash or `/**` takes a
-whole directory.
+`?` stop at slashes, `**` crosses them, `[abc]` and `[!abc]` match one
+character, and a trailing slash or `/**` takes a whole directory. Matching
+ignores case.
 """
 
 from __future__ import annotations
@@ -34,11 +35,8 @@ def glob_to_regex(pattern: str) -> str:
             out.append("[^/]*")
         elif char == "?":
             out.append("[^/]")
-        elif char == "[" and "]" in pattern[i + 1:]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1:end]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+        elif char == "[" and (end := _class_end(pattern, i)) is not None:
+            out.append(_char_class(pattern[i + 1:end]))
             i = end + 1
             continue
         else:
@@ -46,6 +44,26 @@ def glob_to_regex(pattern: str) -> str:
         i += 1
     body = "".join(out) + ("(?:/.*)?" if whole_dir else "")
     return body if anchored else f"(?:.*/)?{body}"
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """Where the `[...]` opened at `start` closes; as in git, a `]` first in the class is one of its members."""
+    first = start + 1 + pattern.startswith(("!", "^"), start + 1)
+    end = pattern.find("]", first + pattern.startswith("]", first))
+    return end if end != -1 else None
+
+
+def _char_class(body: str) -> str:
+    """`[!x]` and `[^x]` negate, and no class matches a slash (as in git); a class that is not valid (`[z-a]`)
+    stays literal text rather than failing when the patterns are compiled."""
+    negate = body.startswith(("!", "^"))
+    members = "".join("\\" + char if char in "\\[]^" else char for char in body[negate:])
+    regex = f"(?!/)[{'^' if negate else ''}{members}]"
+    try:
+        re.compile(regex)
+    except re.error:
+        return re.escape(f"[{body}]")
+    return regex
 
 
 def compile_globs(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:

@@ -121,8 +121,9 @@ class NameRules:
             return by_name.id, by_name.severity
         sniffer = self._sniff_names.match(name)
         if sniffer:
-            head = read_head()
-            verdict = self._sniffers[sniffer.lastgroup](head) if head is not None else None
+            # An unreadable file is judged as an empty one: a `.pem` is still a key file (the sandbox may well
+            # read what the scan cannot), while a `.json` or `.npmrc` proves nothing.
+            verdict = self._sniffers[sniffer.lastgroup](read_head() or b"")
             if verdict and (by_name is None or RANK[verdict[1]] <= RANK[by_name.severity]):
                 return verdict
         return (by_name.id, by_name.severity) if by_name else None

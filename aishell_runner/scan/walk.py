@@ -20,6 +20,7 @@ SKIPPED_DIRS = frozenset({
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".gradle", ".next", ".nuxt", ".terraform",
     "build", "dist", "target",
 })
+VENDORED = "vendored or generated tree"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def walk(root: str, skipped: list[Skipped]) -> Iterator[File]:
                         skipped.append(Skipped(relative, reason))
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in SKIPPED_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
-                        skipped.append(Skipped(relative, "vendored or generated tree"))
+                        skipped.append(Skipped(relative, VENDORED))
                     else:
                         pending.append((relative, entry.path))
                 elif entry.is_file(follow_symlinks=False):
@@ -64,8 +65,11 @@ def walk(root: str, skipped: list[Skipped]) -> Iterator[File]:
 def single_file(path: str) -> File | None:
     """A root that is one file (a mounted file rather than a directory)."""
     parent, name = os.path.split(path)
-    with os.scandir(parent) as entries:
-        entry = next((entry for entry in entries if entry.name == name), None)
+    try:
+        with os.scandir(parent) as entries:
+            entry = next((entry for entry in entries if entry.name == name), None)
+    except OSError:  # a directory one may enter but not list (mode 711): the file is there, its entry is not
+        return None
     return File(name, path, entry) if entry and entry.is_file(follow_symlinks=False) else None
 
 
