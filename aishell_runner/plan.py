@@ -75,12 +75,16 @@ class LaunchPlan:
     # How the engine maps the user (engines/*.py), and where our passwd/group
     # files are when the engine writes none itself.
     identity_args: list[str] = field(default_factory=list)
+    home_owner: str = ""  # --tmpfs options giving the private home to the user
     passwd_dir: str | None = None
     # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
     # empty file mounted over the hidden files.
     hidden_files: list[str] = field(default_factory=list)
     hidden_dirs: list[str] = field(default_factory=list)
     empty_file: str | None = None
+    # The variables that may hold secrets (API keys, the settings' env): engines that can
+    # keep values out of `inspect` pass these that way (engines/podman.py).
+    secret_names: list[str] = field(default_factory=list)
     # Values of the variables the settings give literally; never printed.
     literal_env: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -160,6 +164,7 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
 
     literal = git_identity_env(project)
+    not_secret = {*TERMINAL_ENV, *literal, "HOME"}
     literal.update({var.name: var.value for var in settings_env if var.value is not None})
     passed = [name for name in TERMINAL_ENV + AGENT_KEYS[harness] if name in environ]
     passed += [var.name for var in settings_env if var.value is None and var.name in environ]
@@ -175,6 +180,7 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
         home=str(home),
         mounts=mounts,
         env_names=sorted({*passed, *literal, "HOME"}),
+        secret_names=sorted({*passed, *literal} - not_secret),
         resources={k: v for k, v in resources.items() if v is not None},
         interactive=interactive,
         ports=list(ports),
@@ -207,7 +213,8 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--memory", str(plan.resources["memory"])]
     argv += ["--pids-limit", str(plan.resources.get("pids", 4096))]
     # A private, writable home owned by the user; the agent's config is mounted into it.
-    argv += ["--tmpfs", f"{plan.home}:rw,exec,uid={plan.uid},gid={plan.gid},mode=0700"]
+    owner = plan.home_owner or f"uid={plan.uid},gid={plan.gid}"
+    argv += ["--tmpfs", f"{plan.home}:rw,exec,{owner},mode=0700"]
     if plan.passwd_dir:
         argv += ["--volume", f"{plan.passwd_dir}/passwd:/etc/passwd:ro",
                  "--volume", f"{plan.passwd_dir}/group:/etc/group:ro"]

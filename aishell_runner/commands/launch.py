@@ -135,7 +135,9 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
         hidden=tuple(hidden),
         empty_file=state_dir() / "empty",
     )
-    plan.identity_args = engine.identity_args(Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home))
+    identity = Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home)
+    plan.identity_args = engine.identity_args(identity)
+    plan.home_owner = engine.owned_tmpfs(identity)
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
@@ -156,7 +158,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     _create_agent_config(plan)
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
-    return run_session(engine, session_argv(spec["argv"], name=name), name, client_env(plan.literal_env, plan.home))
+    env = client_env(plan.literal_env, plan.home)
+    try:
+        argv = engine.pass_secrets(session_argv(spec["argv"], name=name), name, plan.secret_names, env)
+        return run_session(engine, argv, name, env)
+    finally:
+        engine.forget_secrets(name)
 
 
 def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dict, state: Path) -> None:

@@ -123,11 +123,15 @@ def stop(args: argparse.Namespace, ui: UI) -> int:
 def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
     removed: list[str] = []
     for engine in _engines():
+        live = set()
         for container in engine.containers([SANDBOX]):
             row = _row(engine, container)
-            if not row["running"]:
+            if row["running"]:
+                live.add(row["name"])
+            else:
                 engine.remove(row["name"])
                 removed.append(f"{engine.name} container {row['name']}")
+        removed += [f"{engine.name} secret {secret}" for secret in engine.leftover_secrets(live)]
         images = subprocess.run(engine.command("images", "--quiet", "--filter", "dangling=true",
                                                "--filter", "label=org.aishell.role"), capture_output=True, text=True)
         for image in sorted(set(images.stdout.split())):

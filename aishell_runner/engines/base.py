@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 LABEL_PREFIX = "org.aishell"
@@ -27,9 +28,29 @@ class Engine(ABC):
     def identity_args(self, identity: Identity) -> list[str]:
         """Arguments that make files created inside belong to `identity` on the host."""
 
+    def owned_tmpfs(self, identity: Identity) -> str:
+        """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""
+        return f"uid={identity.uid},gid={identity.gid}"
+
     def uses_passwd_files(self) -> bool:
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""
         return True
+
+    def pass_secrets(self, argv: list[str], session: str, names: list[str], env: Mapping[str, str]) -> list[str]:
+        """`argv` with the secret variables `names` passed the engine's safest way.
+
+        By default they stay `--env NAME`: the engine client copies the value from
+        its own environment, so it is never in a command line.
+        """
+        return argv
+
+    def forget_secrets(self, session: str) -> None:
+        """Remove what pass_secrets stored for `session`."""
+        return None
+
+    def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
+        """Secrets stored for sessions that are gone (for gc); removed as they are listed."""
+        return []
 
     def command(self, *args: str) -> list[str]:
         return [self.name, *args]

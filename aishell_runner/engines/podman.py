@@ -1,14 +1,36 @@
-"""Podman: rootless with --userns=keep-id (the user is itself inside), rootful like Docker."""
+"""Podman: rootless with --userns=keep-id (the user is itself inside), rootful like Docker.
+
+Secret variables go in as Podman secrets, which `podman inspect` does not
+show, unlike `--env`. They are mounted as files and exported by a one-line
+loader before the command: `type=env` secrets would be simpler, but Podman
+4.3 (Debian 12) still prints their values in `inspect`. Each session gets its
+own secrets, removed when it ends (and by `aishell-run gc` if the wrapper was
+killed).
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Mapping
 
+from ..errors import AishellError
 from .base import Engine, Identity
+
+SECRET_PREFIX = "aishell-"
+SECRET_TARGET = "aishell-env-"  # mounted as /run/secrets/aishell-env-NAME
+# Exports each mounted secret file as the variable it is named after, then runs the command.
+LOADER = ["sh", "-c",
+          'for f in /run/secrets/aishell-env-*; do [ -f "$f" ] && export "${f#/run/secrets/aishell-env-}=$(cat "$f")"; '
+          'done; exec "$@"',
+          "aishell-secrets"]
 
 
 class Podman(Engine):
     name = "podman"
+
+    def __init__(self) -> None:
+        self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_secrets created for it
 
     def identity_args(self, identity: Identity) -> list[str]:
         if os.geteuid() != 0:
@@ -17,5 +39,48 @@ class Podman(Engine):
             return ["--userns=keep-id", "--user", f"{identity.uid}:{identity.gid}"]
         return ["--user", f"{identity.uid}:{identity.gid}"]
 
+    def owned_tmpfs(self, identity: Identity) -> str:
+        return "U"  # Podman refuses uid=/gid=; U chowns the mount to the container's user
+
     def uses_passwd_files(self) -> bool:
         return os.geteuid() == 0  # rootless keep-id writes the user's entry itself
+
+    def pass_secrets(self, argv: list[str], session: str, names: list[str], env: Mapping[str, str]) -> list[str]:
+        image_at = argv.index("--workdir") + 2  # options end at the image; what follows is the command
+        wanted = {name for name in names if name in env}
+        out = []
+        index = 0
+        while index < image_at:
+            if argv[index] == "--env" and argv[index + 1] in wanted:
+                name = argv[index + 1]
+                secret = f"{session}-{name}"
+                create = subprocess.run(self.command("secret", "create", "--env=true", secret, name),
+                                        env=dict(env), capture_output=True, text=True)
+                self._stored.setdefault(session, []).append(secret)
+                if create.returncode != 0:
+                    self.forget_secrets(session)
+                    raise AishellError(f"podman could not store {name} as a secret: {create.stderr.strip()}",
+                                       hint="`podman secret ls` shows what is stored; `aishell-run gc` cleans up")
+                out += ["--secret", f"{secret},type=mount,target={SECRET_TARGET}{name}"]
+                index += 2
+            else:
+                out.append(argv[index])
+                index += 1
+        if session not in self._stored:
+            return argv
+        return [*out, argv[image_at], *LOADER, *argv[image_at + 1:]]
+
+    def forget_secrets(self, session: str) -> None:
+        stored = self._stored.pop(session, [])
+        if stored:
+            subprocess.run(self.command("secret", "rm", *stored), capture_output=True)
+
+    def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
+        gone = [s for s in self._secrets() if not any(s.startswith(f"{live}-") for live in live_sessions)]
+        for secret in gone:
+            subprocess.run(self.command("secret", "rm", secret), capture_output=True)
+        return gone
+
+    def _secrets(self) -> list[str]:
+        run = subprocess.run(self.command("secret", "ls", "--format", "{{.Name}}"), capture_output=True, text=True)
+        return [name for name in run.stdout.split() if name.startswith(SECRET_PREFIX)]

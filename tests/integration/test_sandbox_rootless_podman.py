@@ -1,0 +1,91 @@
+"""aishell-run as an ordinary user on rootless Podman: same path, the user's own files, secrets out of inspect.
+
+The user runs the copy of aishell-run that tests/provision.yml installs for it;
+the foundation image in its storage is the one test_sandbox_images.py builds.
+"""
+
+import json
+import shlex
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
+
+AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"
+CONFIG = """\
+engine: podman
+image:
+  base_source: debootstrap
+agents:
+  codex: {version: ""}
+  gemini: {version: ""}
+  opencode: {version: ""}
+"""
+SECRET = "sk-ant-rootless-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def project():
+    """A git project in the user's home (tests/ tmp dirs are root's own, 0700)."""
+    home = subprocess.run(["sh", "-c", f"getent passwd {ROOTLESS_USER} | cut -d: -f6"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    root = f"{home}/project-{uuid.uuid4().hex[:8]}"
+    setup = (f"mkdir -p {root}/.aishell && printf %s {shlex.quote(CONFIG)} > {root}/.aishell/config.yaml && "
+             f"git init -q {root}")
+    assert as_user(setup).returncode == 0
+    yield root
+    as_user(f"rm -rf {root}")
+
+
+def as_user(command: str, env: str = "") -> subprocess.CompletedProcess:
+    return run_as_rootless_user(f"{env} sh -c {shlex.quote(command)}")
+
+
+def aishell(project: str, *args: str, env: str = "") -> subprocess.CompletedProcess:
+    return as_user(f"cd {shlex.quote(project)} && {AISHELL_RUN} {shlex.join(args)}", env=env)
+
+
+def sandboxes(project: str) -> list[str]:
+    run = as_user(f"podman ps --all --quiet --filter label=org.aishell.project={project}")
+    return run.stdout.split()
+
+
+def test_project_at_its_path_files_owned_by_the_user_container_removed(project):
+    run = aishell(project, "exec", "--", "sh", "-c", "pwd; id -u; touch made-inside")
+    assert run.returncode == 0, run.stderr
+    uid = as_user("id -u").stdout.strip()
+    assert run.stdout.split() == [project, uid]
+    owner = as_user(f"stat -c %u {project}/made-inside").stdout.strip()
+    assert owner == uid
+    assert sandboxes(project) == []
+
+
+def test_api_key_reaches_the_agent_but_not_podman_inspect(project):
+    session = subprocess.Popen(
+        ["su", ROOTLESS_USER, "-c",
+         f"cd {project} && XDG_RUNTIME_DIR=/run/user/$(id -u) ANTHROPIC_API_KEY={SECRET} "
+         f"{AISHELL_RUN} exec -- sh -c 'printenv ANTHROPIC_API_KEY > seen; sleep 60'"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (running := sandboxes(project)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert running, session.stderr.read() if session.poll() is not None else "no sandbox started"
+        while as_user(f"test -s {project}/seen").returncode and time.monotonic() < deadline:
+            time.sleep(0.2)
+        inspect = as_user(f"podman inspect {running[0]}")
+        assert inspect.returncode == 0, inspect.stderr
+        assert SECRET not in inspect.stdout
+        # Podman lists the secret by name, never its value.
+        assert "ANTHROPIC_API_KEY" in json.dumps(json.loads(inspect.stdout)[0]["Config"].get("Secrets"))
+        assert as_user(f"cat {project}/seen").stdout.strip() == SECRET
+    finally:
+        aishell(project, "stop", "--all")
+        session.wait(timeout=60)
+    # The session's secret is gone with it.
+    assert "ANTHROPIC_API_KEY" not in as_user("podman secret ls --format '{{.Name}}'").stdout
+    assert sandboxes(project) == []
