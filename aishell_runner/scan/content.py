@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .findings import Finding, ScanResult, Skipped
@@ -116,6 +115,8 @@ def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Ite
     if len(items) < PARALLEL_FROM:
         results = map(_scan_files, chunks)
     else:
+        from concurrent.futures import ProcessPoolExecutor  # here: a warm scan does not pay for importing it
+
         pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
         results = pool.map(_scan_files, chunks)
     done = 0

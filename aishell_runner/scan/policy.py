@@ -9,6 +9,7 @@ decision goes to an audit log.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -96,11 +97,19 @@ def review(roots: list[ScanRoot], settings: Settings, *, project: Path, harness:
 def _scan(roots: list[ScanRoot], settings: Settings, ui: UI) -> list[Located]:
     rules = rules_from(settings)
     located = []
-    with ui.progress("Scanning for sensitive files") as show:
+    with contextlib.ExitStack() as stack:
+        show = None
+
+        def progress(done: int, total: int) -> None:
+            # Shown only when files must be read: a warm launch prints nothing and imports no rich.
+            nonlocal show
+            if show is None:
+                show = stack.enter_context(ui.progress("Scanning file contents for secrets"))
+            show(f"{done}/{total} files")
+
         for root in roots:
             result: ScanResult = scan_tree(root.source, rules=rules, allow=settings.scan.allow,
-                                           content=settings.scan.content,
-                                           progress=lambda done, total: show(f"file contents {done}/{total}"))
+                                           content=settings.scan.content, progress=progress)
             # A mounted single file is scanned from its directory: its findings sit at the mount target itself.
             base = root.target.parent if root.source.is_file() else root.target
             located += [Located(finding, os.path.join(base, finding.path)) for finding in result.findings]
