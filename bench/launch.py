@@ -3,12 +3,16 @@
 `aishell-run exec -- true` (warm: plan and images unchanged, so no Ansible)
 against `docker run --rm IMAGE true` and `podman run --rm IMAGE true` on the
 same image, medians of RUNS runs each; and the cold launch, the first after a
-settings change (the sandbox_launch playbook runs).
+settings change (the sandbox_launch playbook runs). Then the same as the
+rootless test user on rootless Podman, next to `distrobox enter NAME -- true`
+(Distrobox from Debian's packages, its container made once beforehand).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -46,13 +50,64 @@ def main() -> None:
         rows.append(f"| `podman run --rm IMAGE true` (rootful) | {podman:.2f} | {podman / docker:.2f} |")
     rows.append(f"| `aishell-run exec -- true`, cold (first after a settings change, median of 3) | "
                 f"{median(colds):.2f} | {median(colds) / docker:.2f} |")
+    rows += rootless_rows()
     write_section(
         "launch",
         "## Sandbox launch against the bare engine\n\n"
         f"Median of {RUNS} runs each, seconds; ratio to bare `docker run`. Target for the warm launch: at most 1.5.\n"
-        "Distrobox is not measured yet (its `create` needs a registry image or one in the rootless user's storage).\n\n"
+        "The rootless rows are timed by the test user itself (no `su` in the measurement); their ratio is to its "
+        "own bare `podman run`.\n\n"
         "| what | median s | ratio to docker run |\n| --- | --- | --- |\n" + "\n".join(rows),
     )
+
+
+ROOTLESS_USER = "aishell-test"
+USER_AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"  # installed by tests/provision.yml
+DISTROBOX = "aishell-bench"
+# Run by the test user's /usr/bin/python3 (it cannot read this checkout): times each command, prints JSON medians.
+USER_TIMER = """
+import json, os, statistics, subprocess, sys, tempfile, time
+runs, image, aishell, box = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+project = tempfile.mkdtemp(prefix="aishell-bench-", dir=os.path.expanduser("~"))
+os.makedirs(project + "/.aishell")
+with open(project + "/.aishell/config.yaml", "w") as config:
+    config.write(sys.stdin.read())
+def timed(argv, n):
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=project)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+subprocess.run(["distrobox", "create", "--yes", "-n", box, "-i", image], capture_output=True)
+timed(["distrobox", "enter", box, "--", "true"], 1)  # its first enter sets the container up
+timed([aishell, "exec", "--", "true"], 1)  # converge: images and launch spec
+print(json.dumps({
+    "aishell": timed([aishell, "exec", "--", "true"], runs),
+    "podman": timed(["podman", "run", "--rm", image, "true"], runs),
+    "distrobox": timed(["distrobox", "enter", box, "--", "true"], runs),
+}))
+"""
+
+
+def rootless_rows() -> list[str]:
+    uid = subprocess.run(["id", "-u", ROOTLESS_USER], capture_output=True, text=True, check=True).stdout.strip()
+    run = subprocess.run(
+        ["su", ROOTLESS_USER, "-c", f"cd ~ && XDG_RUNTIME_DIR=/run/user/{uid} /usr/bin/python3 -c "
+         f"{shlex.quote(USER_TIMER)} {RUNS} {IMAGE} {USER_AISHELL_RUN} {DISTROBOX}"],
+        input=CONFIG.replace("engine: docker", "engine: podman"), capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"rootless timing failed: {run.stderr.strip()[-500:]}")
+    times = json.loads(run.stdout)
+    podman = times["podman"]
+    return [
+        f"| rootless: `aishell-run exec -- true`, warm | {times['aishell']:.2f} | {times['aishell'] / podman:.2f} "
+        "(to rootless podman run) |",
+        f"| rootless: `podman run --rm IMAGE true` | {podman:.2f} | 1.00 (to rootless podman run) |",
+        f"| rootless: `distrobox enter {DISTROBOX} -- true` (container already running) | {times['distrobox']:.2f} | "
+        f"{times['distrobox'] / podman:.2f} (to rootless podman run) |",
+    ]
 
 
 if __name__ == "__main__":
