@@ -43,6 +43,7 @@ AGENT_KEYS = {
     "opencode": ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"],
     "shell": [],
 }
+SAFE_DEFAULTS = {"read_only_root": False, "add_capabilities": (), "no_new_privileges": True, "seccomp": "default"}
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
 TMUX_SESSION = "aishell"
 
@@ -82,6 +83,8 @@ class LaunchPlan:
     hidden_files: list[str] = field(default_factory=list)
     hidden_dirs: list[str] = field(default_factory=list)
     empty_file: str | None = None
+    # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
+    security: dict[str, object] = field(default_factory=lambda: dict(SAFE_DEFAULTS))
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
@@ -106,8 +109,19 @@ class LaunchPlan:
             "hidden": sorted(self.hidden_files + self.hidden_dirs),
             "env": sorted(self.env_names),
             "resources": self.resources,
+            "security": self.security,
             "hash": self.digest(),
         }
+
+
+def host_default_resources() -> dict[str, object]:
+    """Limits when the settings give none: all CPUs but one, half the memory, 4096 processes.
+
+    Enough for an agent, its tools and a test suite; not enough to starve the host.
+    """
+    cpus = max(1, (os.cpu_count() or 2) - 1)
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (2 * 1024 * 1024)
+    return {"cpus": cpus, "memory": f"{max(memory_mb, 512)}m", "pids": 4096}
 
 
 def session_name(project: Path) -> str:
@@ -150,8 +164,9 @@ def git_common_dir(project: Path) -> Path | None:
 def make_plan(*, engine: str, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
-              empty_file: Path | None = None, environ: dict[str, str] | None = None) -> LaunchPlan:
-    """Build the plan. `settings_mounts`/`settings_env` are the settings' Mount and EnvVar objects."""
+              empty_file: Path | None = None, security=None,
+              environ: dict[str, str] | None = None) -> LaunchPlan:
+    """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects."""
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
     home = Path(account.pw_dir)
@@ -181,7 +196,7 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
         mounts=mounts,
         env_names=sorted({*passed, *literal, "HOME"}),
         secret_names=sorted({*passed, *literal} - not_secret),
-        resources={k: v for k, v in resources.items() if v is not None},
+        resources={**host_default_resources(), **{k: v for k, v in resources.items() if v is not None}},
         interactive=interactive,
         ports=list(ports),
         pre_start=list(pre_start),
@@ -189,6 +204,7 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
         hidden_files=[str(path) for path in hidden if not path.is_dir()],
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
         empty_file=str(empty_file) if hidden else None,
+        security={**SAFE_DEFAULTS, **(asdict(security) if security else {})},
         literal_env=literal,
     )
 
@@ -205,13 +221,16 @@ def run_argv(plan: LaunchPlan) -> list[str]:
     for key, value in sorted(plan.labels.items()):
         argv += ["--label", f"{key}={value}"]
     argv += plan.identity_args
-    # Hardening baseline; issue 5 adds the network policy and host-derived limits.
-    argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
-    if "cpus" in plan.resources:
-        argv += ["--cpus", str(plan.resources["cpus"])]
-    if "memory" in plan.resources:
-        argv += ["--memory", str(plan.resources["memory"])]
-    argv += ["--pids-limit", str(plan.resources.get("pids", 4096))]
+    security = plan.security
+    argv += ["--cap-drop", "ALL", *[f"--cap-add={cap}" for cap in security["add_capabilities"]]]
+    if security["no_new_privileges"]:
+        argv += ["--security-opt", "no-new-privileges"]
+    if security["seccomp"] == "unconfined":
+        argv += ["--security-opt", "seccomp=unconfined"]
+    if security["read_only_root"]:
+        argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
+    argv += ["--cpus", str(plan.resources["cpus"]), "--memory", str(plan.resources["memory"]),
+             "--pids-limit", str(plan.resources["pids"])]
     # A private, writable home owned by the user; the agent's config is mounted into it.
     owner = plan.home_owner or f"uid={plan.uid},gid={plan.gid}"
     argv += ["--tmpfs", f"{plan.home}:rw,exec,{owner},mode=0700"]

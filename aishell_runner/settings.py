@@ -51,6 +51,7 @@ NETWORK_MODES = ("allowlist", "open", "none")
 # An empty version leaves that agent out of the image.
 VERSION_PATTERN = r"^([A-Za-z0-9._+~^-]+)?$"
 MEMORY_PATTERN = r"^[0-9]+[kmgKMG]?$"
+CAPABILITY_PATTERN = r"^[A-Z][A-Z_]*$"
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 PORT_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}:)?[0-9]{1,5}:[0-9]{1,5}$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$"
@@ -144,6 +145,14 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    read_only_root: bool
+    add_capabilities: tuple[str, ...]
+    no_new_privileges: bool
+    seccomp: str
+
+
+@dataclass(frozen=True)
 class Settings:
     engine: str
     harness: str
@@ -156,6 +165,7 @@ class Settings:
     pre_start: tuple[str, ...]
     exclude: tuple[str, ...]
     scan: ScanSettings
+    security: SecuritySettings
     sources: tuple[Path, ...]
     raw: dict
 
@@ -301,7 +311,24 @@ SCHEMA: dict[str, Any] = {
                 ),
             },
         ),
-        "security": {"type": "object", "description": "Security settings (reserved for a later release)."},
+        "security": _object(
+            "Hardening of the sandbox. The defaults are the safe choice; each relaxation is named in "
+            "docs/security.md with its risk.",
+            {
+                "read_only_root": {"type": "boolean", "default": False,
+                                   "description": "Mount the image read-only; the project, the home and /tmp stay "
+                                                  "writable."},
+                "add_capabilities": _list(
+                    "Capabilities given back (all are dropped), e.g. NET_BIND_SERVICE. Each widens what a "
+                    "compromised agent can do.",
+                    _text("A capability name without CAP_.", pattern=CAPABILITY_PATTERN),
+                ),
+                "no_new_privileges": {"type": "boolean", "default": True,
+                                      "description": "false lets setuid programs raise privileges inside."},
+                "seccomp": _text("The engine's default system-call filter, or unconfined (no filter).",
+                                 enum=["default", "unconfined"], default="default"),
+            },
+        ),
     },
 }
 
@@ -926,6 +953,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         checked(("exclude", index), entry, _inside_project_problem)
         for index, entry in enumerate(data.get("exclude", ()))
     )
+    security = data.get("security", {})
     scan = data.get("scan", {})
     rules = tuple(
         ScanRule(id=rule["id"], severity=rule["severity"],
@@ -952,6 +980,12 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         pre_start=tuple(data.get("pre_start", ())),
         exclude=exclude,
         scan=ScanSettings(content=scan.get("content", True), allow=tuple(scan.get("allow", ())), rules=rules),
+        security=SecuritySettings(
+            read_only_root=security.get("read_only_root", False),
+            add_capabilities=tuple(dict.fromkeys(security.get("add_capabilities", ()))),
+            no_new_privileges=security.get("no_new_privileges", True),
+            seccomp=security.get("seccomp", "default"),
+        ),
         sources=sources,
         raw=copy.deepcopy(data),
     )

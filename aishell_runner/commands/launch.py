@@ -133,6 +133,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
         ports=settings.ports,
         pre_start=settings.pre_start,
         hidden=tuple(hidden),
+        security=settings.security,
         empty_file=state_dir() / "empty",
     )
     identity = Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home)

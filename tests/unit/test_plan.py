@@ -1,9 +1,10 @@
 """The launch plan's command line: what goes in, and what never does."""
 
+import os
 from pathlib import Path
 
 from aishell_runner.plan import make_plan, run_argv, session_argv
-from aishell_runner.settings import EnvVar, Mount
+from aishell_runner.settings import EnvVar, Mount, SecuritySettings
 
 SECRET = "sk-ant-never-in-argv"
 
@@ -83,3 +84,26 @@ def test_hidden_files_and_directories_are_mounted_over_the_project_empty_and_rea
     # After the project's own mount, so they cover it.
     assert argv.index(f"{empty}:{project / '.env'}:ro") > argv.index(f"{project}:{project}")
     assert plan.public()["hidden"] == [str(project / ".env"), str(project / "secrets")]
+
+
+def test_limits_default_to_a_share_of_the_host(tmp_path):
+    plan = plan_for(tmp_path, resources={"cpus": None, "memory": None, "pids": None})
+    argv = run_argv(plan)
+    cpus = float(argv[argv.index("--cpus") + 1])
+    memory_mb = int(argv[argv.index("--memory") + 1].removesuffix("m"))
+    host_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert 1 <= cpus <= max(1, os.cpu_count() - 1)
+    assert 0 < memory_mb <= max(host_mb // 2, 512)
+    assert argv[argv.index("--pids-limit") + 1] == "4096"
+
+
+def test_safe_defaults_and_each_relaxation(tmp_path):
+    argv = run_argv(plan_for(tmp_path))
+    assert argv[argv.index("--cap-drop") + 1] == "ALL" and "--cap-add" not in " ".join(argv)
+    assert "no-new-privileges" in argv and "seccomp=unconfined" not in argv and "--read-only" not in argv
+    relaxed = SecuritySettings(read_only_root=True, add_capabilities=("NET_BIND_SERVICE",), no_new_privileges=False,
+                               seccomp="unconfined")
+    argv = run_argv(plan_for(tmp_path, security=relaxed))
+    assert "--cap-add=NET_BIND_SERVICE" in argv and "no-new-privileges" not in argv
+    assert "seccomp=unconfined" in argv
+    assert "--read-only" in argv and "/tmp:rw,exec,mode=1777" in argv

@@ -143,7 +143,6 @@ def test_reserved_keys_are_accepted_and_kept_in_raw(layers):
     layers.write(
         project="""\
         network: {mode: allowlist, allow: [pypi.org]}
-        security: {level: high}
         """
     )
     raw = layers.load().raw

@@ -1,0 +1,159 @@
+"""Escape probes inside real sandboxes, on Docker (as root) and rootless Podman (as the test user).
+
+Each probe is its own test and asserts what the sandbox must refuse. The
+network-policy probes come with the egress proxy (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
+
+CONFIG = """\
+image:
+  base_source: debootstrap
+agents:
+  codex: {version: ""}
+  gemini: {version: ""}
+  opencode: {version: ""}
+"""
+
+
+class Sandbox:
+    """aishell-run on one engine, in a fresh project of the user who runs it."""
+
+    def __init__(self, engine: str, root: Path, as_user: bool):
+        self.engine, self.root, self.as_user = engine, root, as_user
+
+    def shell(self, command: str) -> subprocess.CompletedProcess:
+        """A shell command on the host, as the sandbox's user."""
+        if self.as_user:
+            return run_as_rootless_user(f"sh -c {shlex.quote(command)}")
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+
+    def configure(self, extra: str = "") -> None:
+        config = CONFIG + f"engine: {self.engine}\n" + extra
+        done = self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
+                          f"{self.root}/.aishell/config.yaml")
+        assert done.returncode == 0, done.stderr
+
+    def run(self, command: str) -> subprocess.CompletedProcess:
+        aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
+                                                                                    "aishell-run")
+        return self.shell(f"cd {self.root} && {aishell} exec -- sh -c {shlex.quote(command)}")
+
+
+@pytest.fixture(params=["docker", "rootless-podman"])
+def sandbox(request, tmp_path):
+    if request.param == "docker":
+        box = Sandbox("docker", tmp_path / "project", as_user=False)
+    else:
+        home = subprocess.run(["sh", "-c", f"getent passwd {ROOTLESS_USER} | cut -d: -f6"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        box = Sandbox("podman", Path(home) / f"escape-{uuid.uuid4().hex[:8]}", as_user=True)
+    box.configure()
+    yield box
+    box.shell(f"rm -rf {box.root}")
+
+
+def limits_apply(sandbox: Sandbox) -> bool:
+    """Rootless Podman cannot set cgroup limits on a cgroup v1 host (Podman ignores them, with a warning)."""
+    if not sandbox.as_user:
+        return True
+    version = sandbox.shell("podman info --format '{{.Host.CgroupsVersion}}'").stdout.strip()
+    return version == "v2"
+
+
+def test_host_files_outside_the_mounts_are_not_there(sandbox):
+    marker = sandbox.root.parent / f"host-only-{uuid.uuid4().hex}"
+    sandbox.shell(f"echo host > {marker}")
+    try:
+        run = sandbox.run(f"test -e {marker} && echo visible || echo absent; ls /root 2>&1 | head -1")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.splitlines()[0] == "absent"
+    finally:
+        sandbox.shell(f"rm -f {marker}")
+
+
+def test_a_read_only_mount_cannot_be_written(sandbox):
+    data = sandbox.root.parent / f"data-{uuid.uuid4().hex[:8]}"
+    sandbox.shell(f"mkdir -p {data} && echo original > {data}/file")
+    sandbox.configure(f"mounts: ['{data}:/data:ro']\n")
+    try:
+        run = sandbox.run("echo changed > /data/file; touch /data/new; cat /data/file")
+        assert run.stdout.strip() == "original"
+        assert "Read-only file system" in run.stderr
+        assert sandbox.shell(f"cat {data}/file").stdout.strip() == "original"
+    finally:
+        sandbox.shell(f"rm -rf {data}")
+
+
+def test_no_engine_socket_is_reachable(sandbox):
+    sockets = "/var/run/docker.sock /run/docker.sock /run/podman/podman.sock /run/user/*/podman/podman.sock"
+    run = sandbox.run(f"for s in {sockets}; do test -S $s && echo found $s; done; "
+                      "find / -xdev -type s 2>/dev/null | grep -E 'docker|podman|containerd' || true")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ""
+
+
+def test_no_capabilities_and_no_new_privileges(sandbox):
+    run = sandbox.run("grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status; id -u")
+    assert run.returncode == 0, run.stderr
+    fields = dict(line.split(":\t") for line in run.stdout.splitlines()[:4])
+    assert fields["CapEff"] == fields["CapPrm"] == fields["CapBnd"] == "0000000000000000"
+    assert fields["NoNewPrivs"] == "1"
+    # The host user's own UID (root only when aishell-run itself runs as root, as on CI: docs/security.md).
+    assert run.stdout.splitlines()[4] == sandbox.shell("id -u").stdout.strip()
+
+
+def test_setuid_programs_and_sudo_give_no_root(sandbox):
+    run = sandbox.run("command -v sudo || echo no-sudo; su root -c 'id -u' </dev/null; echo su=$?; "
+                      "cp /bin/sh /tmp/sh && chmod u+s /tmp/sh && /tmp/sh -p -c 'id -u'")
+    lines = run.stdout.splitlines()
+    assert "no-sudo" in lines
+    assert "su=1" in lines  # su cannot read /etc/shadow without privileges it may not gain
+    # The setuid copy runs as the user, not its owner (no-new-privileges, no CAP_FSETID/SETUID).
+    assert [line for line in lines if line.isdigit()] in ([], [sandbox.shell("id -u").stdout.strip()])
+
+
+def test_a_fork_bomb_meets_the_pids_limit_and_the_host_stays_responsive(sandbox):
+    if not limits_apply(sandbox):
+        pytest.skip("rootless Podman on a cgroup v1 host cannot apply limits (docs/security.md)")
+    sandbox.configure("resources: {pids: 64}\n")
+    bomb = ("import os, time\n"
+            "forked = 0\n"
+            "try:\n"
+            "    while forked < 1000:\n"
+            "        if os.fork() == 0:\n"
+            "            time.sleep(60)\n"
+            "            os._exit(0)\n"
+            "        forked += 1\n"
+            "except OSError as error:\n"
+            "    print('refused', error.errno)\n"
+            "print('forked', forked)\n")
+    started = time.monotonic()
+    run = sandbox.run(f"python3 -c {shlex.quote(bomb)}")
+    assert time.monotonic() - started < 120
+    assert "refused 11" in run.stdout, run.stdout + run.stderr  # EAGAIN: the pids limit said no
+    assert int(run.stdout.split("forked ")[1]) < 64
+    # The host answered throughout (the sandbox is gone now, with its processes).
+    probe = time.monotonic()
+    subprocess.run(["true"], check=True)
+    assert time.monotonic() - probe < 1
+
+
+def test_a_memory_hog_is_killed_inside_the_limit(sandbox):
+    if not limits_apply(sandbox):
+        pytest.skip("rootless Podman on a cgroup v1 host cannot apply limits (docs/security.md)")
+    sandbox.configure("resources: {memory: 128m}\n")
+    run = sandbox.run("python3 -c 'b = b\"x\" * (1024 ** 3); print(\"survived\")'")
+    assert "survived" not in run.stdout
+    assert run.returncode == 137  # killed by the kernel's OOM killer, inside the sandbox's limit
