@@ -77,6 +77,7 @@ class LaunchPlan:
     # files are when the engine writes none itself.
     identity_args: list[str] = field(default_factory=list)
     home_owner: str = ""  # --tmpfs options giving the private home to the user
+    limit_args: list[str] = field(default_factory=list)  # where the engine needs more than --pids-limit
     passwd_dir: str | None = None
     # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
     # empty file mounted over the hidden files.
@@ -230,7 +231,7 @@ def run_argv(plan: LaunchPlan) -> list[str]:
     if security["read_only_root"]:
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
     argv += ["--cpus", str(plan.resources["cpus"]), "--memory", str(plan.resources["memory"]),
-             "--pids-limit", str(plan.resources["pids"])]
+             "--pids-limit", str(plan.resources["pids"]), *plan.limit_args]
     # A private, writable home owned by the user; the agent's config is mounted into it.
     owner = plan.home_owner or f"uid={plan.uid},gid={plan.gid}"
     argv += ["--tmpfs", f"{plan.home}:rw,exec,{owner},mode=0700"]

@@ -139,6 +139,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
     identity = Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home)
     plan.identity_args = engine.identity_args(identity)
     plan.home_owner = engine.owned_tmpfs(identity)
+    plan.limit_args = engine.extra_limit_args(int(plan.resources["pids"]))
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():

@@ -28,6 +28,10 @@ class Engine(ABC):
     def identity_args(self, identity: Identity) -> list[str]:
         """Arguments that make files created inside belong to `identity` on the host."""
 
+    def extra_limit_args(self, pids: int) -> list[str]:
+        """Arguments that back the cgroup limits where the engine cannot set them."""
+        return []
+
     def owned_tmpfs(self, identity: Identity) -> str:
         """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""
         return f"uid={identity.uid},gid={identity.gid}"
