@@ -142,13 +142,15 @@ def project_labels(project: Path, harness: str) -> dict[str, str]:
 
 
 def git_identity_env(project: Path) -> dict[str, str]:
-    """The host's git identity for commits made inside."""
+    """The host's git identity for commits made inside (one git call)."""
+    run = subprocess.run(["git", "-C", str(project), "config", "--get-regexp", r"^user\.(name|email)$"],
+                         capture_output=True, text=True)
+    found = dict(line.split(" ", 1) for line in run.stdout.splitlines() if " " in line)
     values = {}
     for key, names in (("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
                        ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"))):
-        run = subprocess.run(["git", "-C", str(project), "config", "--get", key], capture_output=True, text=True)
-        if run.returncode == 0 and run.stdout.strip():
-            values.update(dict.fromkeys(names, run.stdout.strip()))
+        if found.get(key, "").strip():
+            values.update(dict.fromkeys(names, found[key].strip()))
     return values
 
 

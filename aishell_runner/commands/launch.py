@@ -18,7 +18,6 @@ from ..engines.base import Engine, Identity
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
 from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, session_name
-from ..playbook import run_playbook
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
@@ -180,6 +179,8 @@ def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dic
         "sandbox_launch_gid": plan.gid,
         "sandbox_launch_home": plan.home,
     }
+    from ..playbook import run_playbook  # here: a warm launch starts no Ansible and need not import its runner
+
     with ui.progress("Preparing the sandbox") as show_task:
         result = run_playbook("sandbox_launch.yml", extravars, on_task=show_task)
     if not result.ok:
