@@ -127,13 +127,6 @@ def check(engine: str, settings: dict[str, Any]) -> Freshness:
     return Freshness(foundation_current, extension_current)
 
 
-def engine_answers(engine: str) -> bool:
-    try:
-        return subprocess.run([engine, "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def image_facts(engine: str, name: str) -> dict[str, Any]:
     """Size and base source of an image, for the build summary."""
     run = subprocess.run(

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .engines.base import cgroup_limit_args
 
 AGENT_COMMANDS = {
     "claude": ["claude"],
@@ -77,7 +78,7 @@ class LaunchPlan:
     # files are when the engine writes none itself.
     identity_args: list[str] = field(default_factory=list)
     home_owner: str = ""  # --tmpfs options giving the private home to the user
-    limit_args: list[str] = field(default_factory=list)  # where the engine needs more than --pids-limit
+    limit_args: list[str] | None = None  # the engine's form of `resources` (engines/*.py)
     passwd_dir: str | None = None
     # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
     # empty file mounted over the hidden files.
@@ -232,8 +233,7 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--security-opt", "seccomp=unconfined"]
     if security["read_only_root"]:
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
-    argv += ["--cpus", str(plan.resources["cpus"]), "--memory", str(plan.resources["memory"]),
-             "--pids-limit", str(plan.resources["pids"]), *plan.limit_args]
+    argv += cgroup_limit_args(plan.resources) if plan.limit_args is None else plan.limit_args
     # A private, writable home owned by the user; the agent's config is mounted into it.
     owner = plan.home_owner or f"uid={plan.uid},gid={plan.gid}"
     argv += ["--tmpfs", f"{plan.home}:rw,exec,{owner},mode=0700"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from .. import images
+from ..engines import engine_answers
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
 from ..playbook import run_playbook
 from ..ui import UI
@@ -96,7 +96,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _detect_engine() -> str:
     for engine in ("docker", "podman"):
-        if shutil.which(engine) and images.engine_answers(engine):
+        if engine_answers(engine):
             return engine
     raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`", exit_code=4)
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from .. import images
-from ..engines import choose_engine
+from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine, Identity
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
@@ -23,6 +23,9 @@ from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
 from ..settings import Settings, load_settings
 from ..ui import UI
+
+# What `docker run` and `podman run` answer when the engine itself failed (not the command).
+ENGINE_FAILED = 125
 
 AGENTS = {"claude": "Claude Code", "codex": "Codex CLI", "gemini": "Gemini CLI", "opencode": "OpenCode",
           "shell": "a shell"}
@@ -138,7 +141,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
     identity = Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home)
     plan.identity_args = engine.identity_args(identity)
     plan.home_owner = engine.owned_tmpfs(identity)
-    plan.limit_args = engine.extra_limit_args(int(plan.resources["pids"]))
+    plan.limit_args = engine.limit_args(plan.resources)
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
@@ -162,9 +165,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     env = client_env(plan.literal_env, plan.home)
     try:
         argv = engine.pass_secrets(session_argv(spec["argv"], name=name), name, plan.secret_names, env)
-        return run_session(engine, argv, name, env)
+        status = run_session(engine, argv, name, env)
     finally:
         engine.forget_secrets(name)
+    if status == ENGINE_FAILED and not engine_answers(engine.name):
+        raise unavailable(engine.name)
+    return status
 
 
 def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dict, state: Path) -> None:
@@ -184,6 +190,8 @@ def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dic
     with ui.progress("Preparing the sandbox") as show_task:
         result = run_playbook("sandbox_launch.yml", extravars, on_task=show_task)
     if not result.ok:
+        if not engine_answers(plan.engine):
+            raise unavailable(plan.engine)
         failure = result.final_failure
         raise AishellError(failure.message if failure else f"preparing the sandbox ended with {result.status}",
                            hint=f"Ansible's log: {result.log}", exit_code=EXIT_FAILURE)

@@ -21,6 +21,11 @@ class Identity:
     home: str
 
 
+def cgroup_limit_args(resources: Mapping[str, object]) -> list[str]:
+    return ["--cpus", str(resources["cpus"]), "--memory", str(resources["memory"]),
+            "--pids-limit", str(resources["pids"])]
+
+
 class Engine(ABC):
     name: str
 
@@ -28,9 +33,9 @@ class Engine(ABC):
     def identity_args(self, identity: Identity) -> list[str]:
         """Arguments that make files created inside belong to `identity` on the host."""
 
-    def extra_limit_args(self, pids: int) -> list[str]:
-        """Arguments that back the cgroup limits where the engine cannot set them."""
-        return []
+    def limit_args(self, resources: Mapping[str, object]) -> list[str]:
+        """The engine arguments for the plan's `resources` (cpus, memory, pids)."""
+        return cgroup_limit_args(resources)
 
     def owned_tmpfs(self, identity: Identity) -> str:
         """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""

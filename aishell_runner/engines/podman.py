@@ -39,13 +39,13 @@ class Podman(Engine):
             return ["--userns=keep-id", "--user", f"{identity.uid}:{identity.gid}"]
         return ["--user", f"{identity.uid}:{identity.gid}"]
 
-    def extra_limit_args(self, pids: int) -> list[str]:
-        # Rootless Podman cannot use cgroup v1 controllers and ignores --pids-limit there. RLIMIT_NPROC,
-        # counted per user namespace (Linux 5.14+), stops a fork bomb all the same. (Memory and CPU have
-        # no such stand-in: docs/security.md.)
+    def limit_args(self, resources: Mapping[str, object]) -> list[str]:
+        # Rootless Podman cannot use cgroup v1 controllers: it ignores --cpus, --memory and --pids-limit
+        # there, with a warning at every launch. RLIMIT_NPROC, counted per user namespace (Linux 5.14+),
+        # stops a fork bomb all the same; memory and CPU have no such stand-in (docs/security.md).
         if os.geteuid() != 0 and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-            return ["--ulimit", f"nproc={pids}:{pids}"]
-        return []
+            return ["--ulimit", f"nproc={resources['pids']}:{resources['pids']}"]
+        return super().limit_args(resources)
 
     def owned_tmpfs(self, identity: Identity) -> str:
         return "U"  # Podman refuses uid=/gid=; U chowns the mount to the container's user
