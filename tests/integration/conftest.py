@@ -9,6 +9,16 @@ import pytest
 ROOTLESS_USER = "aishell-test"
 VERIFY_IMAGE = "localhost/aishell-verify:busybox"
 # The variables tests/provision.yml bootstraps this machine with.
+# The image inputs test_sandbox_images.py builds (offline base, Claude Code
+# only), so the launch tests that run after it wait for no build.
+IMAGE_CONFIG = """\
+image:
+  base_source: debootstrap
+agents:
+  codex: {version: ""}
+  gemini: {version: ""}
+  opencode: {version: ""}
+"""
 PROVISIONED = {"bootstrap_engines": ["docker", "podman"], "container_runtime_rootless_users": [ROOTLESS_USER]}
 
 
@@ -32,3 +42,8 @@ def run_as_rootless_user(command: str) -> subprocess.CompletedProcess:
         ["su", ROOTLESS_USER, "-c", f"XDG_RUNTIME_DIR=/run/user/{uid} {command}"],
         capture_output=True, text=True, cwd="/",
     )
+
+
+def sandbox_config(engine: str) -> str:
+    """Project settings for a sandbox on `engine` that reuses the images the image tests built."""
+    return f"engine: {engine}\n{IMAGE_CONFIG}"

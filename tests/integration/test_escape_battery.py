@@ -15,16 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
-
-CONFIG = """\
-image:
-  base_source: debootstrap
-agents:
-  codex: {version: ""}
-  gemini: {version: ""}
-  opencode: {version: ""}
-"""
+from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user, sandbox_config
 
 
 class Sandbox:
@@ -40,7 +31,7 @@ class Sandbox:
         return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
 
     def configure(self, extra: str = "") -> None:
-        config = CONFIG + f"engine: {self.engine}\n" + extra
+        config = sandbox_config(self.engine) + extra
         done = self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
                           f"{self.root}/.aishell/config.yaml")
         assert done.returncode == 0, done.stderr

@@ -10,18 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import sandbox_config
+
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
-# The same image inputs as tests/integration/test_sandbox_images.py leaves
-# behind (offline base, Claude Code only), so no test here waits for a build.
-CONFIG = """\
-engine: docker
-image:
-  base_source: debootstrap
-agents:
-  codex: {version: ""}
-  gemini: {version: ""}
-  opencode: {version: ""}
-"""
+CONFIG = sandbox_config("docker")
 SECRET = "sk-ant-test-0123456789-never-print-me"
 
 

@@ -12,18 +12,10 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
+from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user, sandbox_config
 
 AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"
-CONFIG = """\
-engine: podman
-image:
-  base_source: debootstrap
-agents:
-  codex: {version: ""}
-  gemini: {version: ""}
-  opencode: {version: ""}
-"""
+CONFIG = sandbox_config("podman")
 SECRET = "sk-ant-rootless-" + uuid.uuid4().hex
 
 

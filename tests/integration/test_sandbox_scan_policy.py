@@ -9,17 +9,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.integration.conftest import sandbox_config
+from tests.integration.test_sandbox_launch import our_containers
+
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
-# The image inputs test_sandbox_images.py builds (offline base, Claude Code only): no test here waits for a build.
-CONFIG = """\
-engine: docker
-image:
-  base_source: debootstrap
-agents:
-  codex: {version: ""}
-  gemini: {version: ""}
-  opencode: {version: ""}
-"""
+CONFIG = sandbox_config("docker")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, but planted as one\n-----END OPENSSH PRIVATE KEY-----\n"
 
 
@@ -43,12 +37,6 @@ def aishell(project, state, *args):
     env = {**os.environ, "XDG_STATE_HOME": str(state)}
     return subprocess.run([AISHELL_RUN, *args], cwd=project, capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL)
-
-
-def our_containers(project):
-    run = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", f"label=org.aishell.project={project}"],
-                         capture_output=True, text=True, check=True)
-    return run.stdout.split()
 
 
 def audit(state):
