@@ -64,7 +64,8 @@ def main() -> None:
         "own bare `podman run`. The row 'with the sandbox's flags' runs the launch's own engine command line "
         "(mounts, tmpfs home, limits, labels) with `true`: the difference between it and `aishell-run exec` is "
         "aishell-run's own work (Python start-up and imports, about 0.12 s; settings, the sensitive-file scan, the "
-        "image check). Runs of this benchmark a few minutes apart have given warm ratios from 1.47 to 1.76 (the target, 1.5, is met only in some).\n\n"
+        "image check). Runs of this benchmark a few minutes apart have given warm ratios from 1.47 to 1.76 "
+        "(the target, 1.5, is met only in some).\n\n"
         "| what | median s | ratio to docker run |\n| --- | --- | --- |\n" + "\n".join(rows),
     )
 

@@ -154,3 +154,15 @@ def test_rootless_podman_builds_the_foundation_in_the_users_storage(tmp_path):
     assert report["present"] and report["base"] == "debootstrap"
     run = run_as_rootless_user(f"podman run --rm --userns=keep-id {FOUNDATION} claude --version")
     assert run.stdout.startswith("2.1.332"), run.stderr
+
+
+def test_rootful_podman_builds_the_foundation(tmp_path):
+    run = subprocess.run([AISHELL_RUN, "build", "--json", "--engine", "podman", *SMALL], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert document["engine"] == "podman"
+    assert [image["name"] for image in document["images"]] == [FOUNDATION]
+    version = subprocess.run(["podman", "run", "--rm", FOUNDATION, "claude", "--version"], capture_output=True,
+                             text=True)
+    assert version.stdout.startswith("2.1.332"), version.stderr
