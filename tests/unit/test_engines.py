@@ -1,0 +1,66 @@
+"""The engines' own arguments: Podman secrets, limits and the private home (a stand-in `podman` records calls)."""
+
+import os
+import stat
+
+import pytest
+
+from aishell_runner.engines.base import Identity
+from aishell_runner.engines.docker import Docker
+from aishell_runner.engines.podman import LOADER, Podman
+
+ARGV = ["podman", "run", "--name", "s1", "--env", "ANTHROPIC_API_KEY", "--env", "TERM", "--workdir", "/p",
+        "image:latest", "sh", "-c", "--env ANTHROPIC_API_KEY"]
+
+
+@pytest.fixture
+def fake_podman(tmp_path, monkeypatch):
+    """A `podman` that logs its arguments (and the value it was asked to store) and succeeds."""
+    log = tmp_path / "calls"
+    script = tmp_path / "podman"
+    script.write_text(f'#!/bin/sh\necho "$* ${{ANTHROPIC_API_KEY:-}}" >> {log}\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_secret_variables_become_podman_secrets_before_the_image_only(fake_podman):
+    podman = Podman()
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-value", "TERM": "xterm"}  # as client_env() makes it
+    argv = podman.pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], env)
+    image_at = argv.index("image:latest")
+    secret = "s1-ANTHROPIC_API_KEY,type=mount,target=aishell-env-ANTHROPIC_API_KEY"
+    assert argv[argv.index(secret) - 1] == "--secret" and argv.index(secret) < image_at
+    assert argv[:image_at].count("--env") == 1  # TERM stays an --env; the key does not
+    assert argv[image_at + 1:] == [*LOADER, "sh", "-c", "--env ANTHROPIC_API_KEY"]  # the command is untouched
+    assert "sk-value" not in " ".join(argv)
+    assert fake_podman.read_text().splitlines() == ["secret create --env=true s1-ANTHROPIC_API_KEY ANTHROPIC_API_KEY "
+                                                    "sk-value"]
+    podman.forget_secrets("s1")
+    assert fake_podman.read_text().splitlines()[-1].startswith("secret rm s1-ANTHROPIC_API_KEY")
+
+
+def test_no_secret_no_loader(fake_podman):
+    env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
+    assert Podman().pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], env) == ARGV
+    assert not fake_podman.exists()
+
+
+def test_docker_passes_names_as_they_are():
+    assert Docker().pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], {"ANTHROPIC_API_KEY": "x"}) == ARGV
+
+
+def test_the_private_home_is_given_to_the_user_the_way_each_engine_accepts():
+    identity = Identity(uid=1000, gid=1000, user="me", home="/home/me")
+    assert Docker().owned_tmpfs(identity) == "uid=1000,gid=1000"
+    assert Podman().owned_tmpfs(identity) == "U"  # Podman refuses uid=/gid= on --tmpfs
+
+
+def test_limits_in_each_engines_form(monkeypatch):
+    resources = {"cpus": 2, "memory": "1g", "pids": 100}
+    assert Docker().limit_args(resources) == ["--cpus", "2", "--memory", "1g", "--pids-limit", "100"]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os.path, "exists", lambda path: path != "/sys/fs/cgroup/cgroup.controllers")
+    assert Podman().limit_args(resources) == ["--ulimit", "nproc=100:100"]  # rootless on cgroup v1
+    monkeypatch.setattr(os.path, "exists", lambda path: True)
+    assert Podman().limit_args(resources) == Docker().limit_args(resources)  # cgroup v2
