@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     engine = args.engine or _detect_engine()
-    settings = images.settings_with(_overrides(args))
+    settings = images.settings_with({**_overrides(args), "sandbox_image_engine": engine})
     started = time.perf_counter()
     freshness = images.check(engine, settings)
     if freshness.all_current and not args.force:
