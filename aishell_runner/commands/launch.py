@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", default=".", help="project directory (default: the current one)")
+    parser.add_argument("--project", help="project directory, used as given (default: the git work tree holding "
+                                           "the current directory, or the current directory)")
     parser.add_argument("--allow-risky-mounts", action="store_true",
                         help="allow mounts that expose the host (/, $HOME, /etc, ~/.ssh, an engine socket)")
 
@@ -78,12 +79,17 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
                              "without it a non-interactive launch with high findings exits with status 3")
 
 
-def project_root(path: str) -> Path:
-    """The git top level containing `path`, or `path` itself."""
-    start = Path(path).resolve()
+def project_root(path: str | None) -> Path:
+    """`--project DIR` exactly as given; without it, the git top level containing this directory."""
+    start = Path(path or ".").resolve()
     if not start.is_dir():
         raise AishellError(f"{path} is not a directory", hint="run it inside a project, or pass --project DIR",
                            exit_code=EXIT_USAGE)
+    return start if path is not None else git_toplevel(start)
+
+
+def git_toplevel(start: Path) -> Path:
+    """The top of the git work tree holding `start`, or `start` itself outside git."""
     run = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     return Path(run.stdout.strip()) if run.returncode == 0 else start
 

@@ -40,13 +40,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from ..scan.policy import rules_from
     from ..scan.rules import RANK
     from ..settings import load_settings
-    from .launch import project_root
+    from .launch import git_toplevel
 
     target = Path(args.path)
     if not target.exists():
         raise AishellError(f"{args.path} does not exist", hint="pass a directory or file to scan",
                            exit_code=EXIT_USAGE)
-    settings = load_settings(project_root(str(target if target.is_dir() else target.parent)))
+    settings = load_settings(git_toplevel((target if target.is_dir() else target.parent).resolve()))
     with ui.progress("Scanning for sensitive files") as show:
         result = scan_tree(target, rules=rules_from(settings), allow=settings.scan.allow,
                            content=settings.scan.content and not args.no_content,
