@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .engines.base import cgroup_limit_args
+from .engines.base import Engine, Identity
 
 AGENT_COMMANDS = {
     "claude": ["claude"],
@@ -78,7 +78,7 @@ class LaunchPlan:
     # files are when the engine writes none itself.
     identity_args: list[str] = field(default_factory=list)
     home_owner: str = ""  # --tmpfs options giving the private home to the user
-    limit_args: list[str] | None = None  # the engine's form of `resources` (engines/*.py)
+    limit_args: list[str] = field(default_factory=list)  # the engine's form of `resources`
     passwd_dir: str | None = None
     # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
     # empty file mounted over the hidden files.
@@ -165,7 +165,7 @@ def git_common_dir(project: Path) -> Path | None:
     return None if common.is_relative_to(project) else common
 
 
-def make_plan(*, engine: str, image: str, project: Path, harness: str, command: list[str] | None,
+def make_plan(*, engine: Engine, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
               empty_file: Path | None = None, security=None,
@@ -174,6 +174,8 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
     home = Path(account.pw_dir)
+    identity = Identity(uid=account.pw_uid, gid=os.getgid(), user=account.pw_name, home=str(home))
+    resources = {**host_default_resources(), **{k: v for k, v in resources.items() if v is not None}}
     mounts = [PlannedMount(str(project), str(project), False)]
     common = git_common_dir(project)
     if common:
@@ -188,23 +190,26 @@ def make_plan(*, engine: str, image: str, project: Path, harness: str, command: 
     passed = [name for name in TERMINAL_ENV + AGENT_KEYS[harness] if name in environ]
     passed += [var.name for var in settings_env if var.value is None and var.name in environ]
     return LaunchPlan(
-        engine=engine,
+        engine=engine.name,
         image=image,
         project=str(project),
         harness=harness,
         command=command or AGENT_COMMANDS[harness],
-        uid=os.getuid(),
-        gid=os.getgid(),
+        uid=identity.uid,
+        gid=identity.gid,
         user=account.pw_name,
         home=str(home),
         mounts=mounts,
         env_names=sorted({*passed, *literal, "HOME"}),
         secret_names=sorted({*passed, *literal} - not_secret),
-        resources={**host_default_resources(), **{k: v for k, v in resources.items() if v is not None}},
+        resources=resources,
         interactive=interactive,
         ports=list(ports),
         pre_start=list(pre_start),
         labels=project_labels(project, harness),
+        identity_args=engine.identity_args(identity),
+        home_owner=engine.owned_tmpfs(identity),
+        limit_args=engine.limit_args(resources),
         hidden_files=[str(path) for path in hidden if not path.is_dir()],
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
         empty_file=str(empty_file) if hidden else None,
@@ -233,10 +238,9 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--security-opt", "seccomp=unconfined"]
     if security["read_only_root"]:
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
-    argv += cgroup_limit_args(plan.resources) if plan.limit_args is None else plan.limit_args
+    argv += plan.limit_args
     # A private, writable home owned by the user; the agent's config is mounted into it.
-    owner = plan.home_owner or f"uid={plan.uid},gid={plan.gid}"
-    argv += ["--tmpfs", f"{plan.home}:rw,exec,{owner},mode=0700"]
+    argv += ["--tmpfs", f"{plan.home}:rw,exec,{plan.home_owner},mode=0700"]
     if plan.passwd_dir:
         argv += ["--volume", f"{plan.passwd_dir}/passwd:/etc/passwd:ro",
                  "--volume", f"{plan.passwd_dir}/group:/etc/group:ro"]

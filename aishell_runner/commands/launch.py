@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import images
 from ..engines import choose_engine, engine_answers, unavailable
-from ..engines.base import Engine, Identity
+from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
 from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, session_name
@@ -133,7 +133,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
         extra = settings.agents.get(harness)
         command = [harness, *(extra.args if extra else ())]
     plan = make_plan(
-        engine=engine.name, image=images.wanted_image(image_settings), project=project, harness=harness,
+        engine=engine, image=images.wanted_image(image_settings), project=project, harness=harness,
         command=command, settings_mounts=settings.mounts, settings_env=settings.env,
         resources={"cpus": settings.resources.cpus, "memory": settings.resources.memory,
                    "pids": settings.resources.pids},
@@ -144,10 +144,6 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
         security=settings.security,
         empty_file=state_dir() / "empty",
     )
-    identity = Identity(uid=plan.uid, gid=plan.gid, user=plan.user, home=plan.home)
-    plan.identity_args = engine.identity_args(identity)
-    plan.home_owner = engine.owned_tmpfs(identity)
-    plan.limit_args = engine.limit_args(plan.resources)
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():

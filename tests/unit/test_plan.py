@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from aishell_runner.engines.docker import Docker
 from aishell_runner.plan import make_plan, run_argv, session_argv
 from aishell_runner.settings import EnvVar, Mount, SecuritySettings
 
@@ -13,7 +14,7 @@ def plan_for(tmp_path, **overrides):
     project = tmp_path / "proj"
     project.mkdir(exist_ok=True)
     options = dict(
-        engine="docker", image="img", project=project, harness="claude", command=None,
+        engine=Docker(), image="img", project=project, harness="claude", command=None,
         settings_mounts=[Mount(source=tmp_path, target=Path("/data"), readonly=True)],
         settings_env=[EnvVar("LITERAL", "value"), EnvVar("FROM_HOST", None)],
         resources={"cpus": 2, "memory": "1g", "pids": None}, interactive=False,
