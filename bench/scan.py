@@ -27,10 +27,10 @@ from pathlib import Path
 
 from report import median, write_section
 
-from aishell_runner.scan import ScanResult, scan_tree
+from aishell_runner.scan import ScanResult, read_head, scan_tree
 from aishell_runner.scan.content import scan_content
 from aishell_runner.scan.git import with_git_status
-from aishell_runner.scan.rules import SNIFF_BYTES, NameRules
+from aishell_runner.scan.rules import NameRules
 from aishell_runner.scan.walk import SKIPPED_DIRS, walk
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
@@ -208,15 +208,6 @@ def os_walk(root: str) -> list[str]:
     return out
 
 
-def head(path: str) -> bytes | None:
-    """The first bytes a name rule may sniff, read as the scan reads them."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(SNIFF_BYTES)
-    except OSError:
-        return None
-
-
 def check(result: ScanResult, files: int, content: bool) -> None:
     """The scan saw the whole tree, found the planted files and skipped node_modules; anything else aborts."""
     paths = {finding.path for finding in result.findings}
@@ -290,8 +281,8 @@ def main() -> None:
         our_walk = median(timed(lambda: list(walk(tree, [])), runs))
         scanned, rules, sniffed = list(walk(tree, [])), NameRules(), []
         for file in scanned:
-            rules.match(file.relative, lambda file=file: sniffed.append(file) or head(file.path))
-        matching = median(timed(lambda: [rules.match(file.relative, lambda file=file: head(file.path))
+            rules.match(file.relative, lambda file=file: sniffed.append(file) or read_head(file.path))
+        matching = median(timed(lambda: [rules.match(file.relative, lambda file=file: read_head(file.path))
                                          for file in scanned], runs))
         git_status = median(timed(lambda: with_git_status(tree, names_result.findings), runs))
         cache_files = list(cache.iterdir())

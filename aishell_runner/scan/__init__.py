@@ -17,7 +17,7 @@ from .globs import compile_globs
 from .rules import SNIFF_BYTES, NameRules, Rule
 from .walk import single_file, walk
 
-__all__ = ["Finding", "NameRules", "Rule", "ScanResult", "display", "scan_tree"]
+__all__ = ["Finding", "NameRules", "Rule", "ScanResult", "display", "read_head", "scan_tree"]
 
 
 def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterable[str] = (),
@@ -37,7 +37,7 @@ def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterab
     result.files = len(files)
     findings: list[Finding] = []
     for file in files:
-        verdict = rules.match(file.relative, lambda file=file: _head(file.path))
+        verdict = rules.match(file.relative, lambda file=file: read_head(file.path))
         if verdict:
             findings.append(Finding(path=file.relative, rule=verdict[0], severity=verdict[1], source="name",
                                     root=root))
@@ -58,7 +58,8 @@ def _is_fingerprint(entry: str) -> bool:
     return len(entry) == 16 and all(char in "0123456789abcdef" for char in entry.lower())
 
 
-def _head(path: str) -> bytes | None:
+def read_head(path: str) -> bytes | None:
+    """The first bytes a name rule may sniff, or None when the file cannot be read."""
     try:
         with open(path, "rb") as handle:
             return handle.read(SNIFF_BYTES)
