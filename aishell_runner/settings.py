@@ -329,6 +329,27 @@ SCHEMA: dict[str, Any] = {
                                  enum=["default", "unconfined"], default="default"),
             },
         ),
+        # The rules themselves are checked in settings_locks.py, which knows the key each lock names.
+        "locks": {
+            "type": "object",
+            "description": "Only in the system file (/etc/aishell/config.yaml): keys that user and project settings "
+                           "may not loosen, by dotted key path (network.mode, resources.pids, exclude, "
+                           "agents.claude.version), each with one rule. See docs/settings.md.",
+            "propertyNames": {"pattern": r"^[a-z_]+(\.[a-z_]+)*$"},
+            "additionalProperties": _object(
+                "A lock: exactly one of value, one_of, at_most, at_least, versions; and a reason if you like.",
+                {
+                    "value": {"description": "The key is this value.", "type": ["string", "number", "boolean"]},
+                    "one_of": _list("The key is one of these; unset, the first.",
+                                    {"type": ["string", "number", "boolean"]}),
+                    "at_most": {"description": "A number or memory size the key may not exceed, or the only "
+                                               "items a list may hold.", "type": ["number", "string", "array"]},
+                    "at_least": _list("Items always in the list.", {}),
+                    "versions": _text('A version range of PEP 440 specifiers, e.g. ">=2.1.300,<2.2".', minLength=1),
+                    "reason": _text("Why: shown to whoever is refused."),
+                },
+            ),
+        },
     },
 }
 
@@ -1035,7 +1056,12 @@ def load_settings(
         runtime_dir=Path(runtime_dir) if runtime_dir and os.path.isabs(runtime_dir) else None,
         allow_risky_mounts=allow_risky_mounts,
     )
-    return _build(_merge(layers), context, tuple(layer.path for layer in layers))
+    merged = _merge(layers)
+    if any("locks" in layer.data for layer in layers):  # the system layer's locks: see settings_locks.py
+        from aishell_runner.settings_locks import enforce_locks
+
+        enforce_locks(layers, merged, candidates[0])
+    return _build(merged, context, tuple(layer.path for layer in layers))
 
 
 def schema_json() -> str:

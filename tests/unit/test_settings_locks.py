@@ -1,0 +1,142 @@
+"""Locks in the system settings layer: nearer layers cannot loosen a locked key, and are told which lock."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aishell_runner.settings import SettingsError, load_settings
+from aishell_runner.settings_locks import LockedKeyError
+
+POLICY = """\
+locks:
+  network.mode: {one_of: [allowlist, none], reason: agents reach only the team's allowlist}
+  security.seccomp: {value: default}
+  security.add_capabilities: {at_most: [NET_BIND_SERVICE]}
+  resources.pids: {at_most: 2048}
+  resources.memory: {at_most: 8g}
+  exclude: {at_least: [.env, "*.pem"]}
+  agents.claude.version: {versions: ">=2.1.300,<2.2"}
+"""
+
+
+class Files:
+    def __init__(self, root: Path):
+        self.home = root / "home"
+        self.project = self.home / "proj"
+        (self.project / ".aishell").mkdir(parents=True)
+        self.system = root / "etc" / "config.yaml"
+        self.system.parent.mkdir()
+        self.user = self.home / ".config" / "aishell" / "config.yaml"
+        self.user.parent.mkdir(parents=True)
+
+    def load(self, system: str = POLICY, user: str = "", project: str = ""):
+        self.system.write_text(textwrap.dedent(system))
+        self.user.write_text(textwrap.dedent(user))
+        (self.project / ".aishell" / "config.yaml").write_text(textwrap.dedent(project))
+        return load_settings(self.project, system_file=self.system, user_file=self.user,
+                             environ={"HOME": str(self.home)})
+
+    def refusal(self, **layers: str) -> SettingsError:
+        with pytest.raises(SettingsError) as caught:
+            self.load(**layers)
+        return caught.value
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    return Files(tmp_path)
+
+
+def test_user_file_loosening_network_mode_is_refused_naming_file_key_and_lock(files):
+    error = files.refusal(user="engine: docker\nnetwork:\n  mode: open\n")
+    assert isinstance(error, LockedKeyError) and error.exit_code == 3
+    assert error.file == files.user and error.line == 3 and error.key == "network.mode"
+    assert f"{files.system}:2 locks network.mode to one of 'allowlist', 'none'" in error.message
+    assert "reason: agents reach only the team's allowlist" in error.message
+    assert str(files.user) in error.hint
+
+
+def test_tightening_within_the_lock_is_accepted(files):
+    settings = files.load(project="network: {mode: none}\nresources: {pids: 100, memory: 512m}\n"
+                                  "security: {add_capabilities: [NET_BIND_SERVICE], seccomp: default}\n"
+                                  "agents: {claude: {version: '2.1.332'}}\nexclude: [secrets/]\n")
+    assert settings.raw["network"]["mode"] == "none"
+    assert settings.resources.pids == 100 and settings.resources.memory == "512m"
+    assert settings.security.add_capabilities == ("NET_BIND_SERVICE",)
+
+
+def test_locks_supply_their_values_when_no_layer_sets_the_key(files):
+    settings = files.load()
+    assert settings.raw["network"]["mode"] == "allowlist"
+    assert settings.resources.pids == 2048 and settings.resources.memory == "8g"
+    assert settings.exclude == (".env", "*.pem")
+
+
+def test_at_least_items_stay_and_layers_add_more(files):
+    settings = files.load(system=POLICY + "exclude: [.env]\n", project="exclude: [secrets/]\n")
+    assert settings.exclude == (".env", "secrets/", "*.pem")
+
+
+@pytest.mark.parametrize(
+    ("project", "key", "line"),
+    [
+        ("security:\n  seccomp: unconfined\n", "security.seccomp", 2),
+        ("security:\n  add_capabilities: [NET_BIND_SERVICE, SYS_ADMIN]\n", "security.add_capabilities[1]", 2),
+        ("resources: {pids: 4096}\n", "resources.pids", 1),
+        ("resources:\n  memory: 9g\n", "resources.memory", 2),
+        ("agents:\n  claude:\n    version: '2.2.0'\n", "agents.claude.version", 3),
+        ("agents:\n  claude:\n    version: latest\n", "agents.claude.version", 3),
+    ],
+)
+def test_project_loosening_a_locked_key_is_refused(files, project, key, line):
+    error = files.refusal(project=project)
+    assert isinstance(error, LockedKeyError)
+    assert error.file == files.project / ".aishell" / "config.yaml" and error.key == key and error.line == line
+    assert "is refused" in error.message and str(files.system) in error.message
+
+
+def test_leaving_the_locked_agent_out_is_not_a_loosening(files):
+    assert files.load(project="agents: {claude: {version: ''}}\n").agents["claude"].version == ""
+
+
+def test_system_file_contradicting_its_own_lock_is_refused(files):
+    error = files.refusal(system=POLICY + "resources: {pids: 9999}\n")
+    assert error.file == files.system and error.key == "resources.pids"
+    assert "own lock" in error.message
+
+
+def test_only_the_system_file_may_lock(files):
+    error = files.refusal(user="locks:\n  network.mode: {value: open}\n")
+    assert error.file == files.user and error.key == "locks" and "only the system settings file" in error.message
+
+
+@pytest.mark.parametrize(
+    ("lock", "words"),
+    [
+        ("netwrk.mode: {value: open}", "did you mean 'network.mode'"),
+        ("security: {value: default}", "not a key that can be locked"),
+        ("network.mode: {value: open, one_of: [none]}", "exactly one rule"),
+        ("network.mode: {at_least: [open]}", "at_least does not apply to network.mode"),
+        ("network.mode: {value: opne}", "'opne' is not a valid value for network.mode"),
+        ("resources.memory: {at_most: lots}", "not a valid value for resources.memory"),
+        ("agents.claude.version: {versions: '=>2'}", "is not a version range"),
+    ],
+)
+def test_a_malformed_lock_names_the_lock(files, lock, words):
+    error = files.refusal(system=f"locks:\n  {lock}\n")
+    assert not isinstance(error, LockedKeyError) and error.exit_code == 2
+    assert error.file == files.system and error.line == 2 and words in error.message
+
+
+def test_built_in_agent_version_outside_the_range_points_at_the_lock(files):
+    error = files.refusal(system="locks:\n  agents.claude.version: {versions: '<1'}\n")
+    assert error.file == files.system and error.line == 2 and "built-in claude version" in error.message
+
+
+def test_true_is_not_the_number_one(files):
+    error = files.refusal(system="locks:\n  security.no_new_privileges: {value: true}\n",
+                          project="security: {no_new_privileges: false}\n")
+    assert error.key == "security.no_new_privileges"
