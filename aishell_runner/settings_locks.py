@@ -311,3 +311,48 @@ def _check_default_version(lock: Lock) -> None:
             f"pin agents.{agent}.version in {lock.file} to a version inside the range",
             file=lock.file, line=lock.line, key=lock.key,
         )
+
+
+# --------------------------------------------------------------------------------------------------- check a file
+
+
+def check_system_layer(path: Path) -> None:
+    """Check one system settings file alone: the schema, its locks, and its values against its own locks.
+
+    Keys that name paths on a host (mounts, image.ca_bundle) are left to the host's own aishell-run.
+    """
+    from aishell_runner.settings import _merge, _read_layer
+
+    layer = _read_layer(path)
+    if layer is not None:
+        enforce_locks([layer], _merge([layer]), path)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m aishell_runner.settings_locks FILE|- [NAME]`: what roles/system_settings runs on the controller."""
+    import sys
+    import tempfile
+
+    if len(argv) not in (1, 2):
+        print("usage: python -m aishell_runner.settings_locks FILE|- [NAME]", file=sys.stderr)
+        return 2
+    name = argv[1] if len(argv) == 2 else argv[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(argv[0])
+        if argv[0] == "-":
+            path = Path(scratch) / "config.yaml"
+            path.write_text(sys.stdin.read())
+        try:
+            check_system_layer(path)
+        except SettingsError as error:
+            print(f"error: {error.message.replace(str(path), name)}", file=sys.stderr)
+            if error.hint:
+                print(f"hint: {error.hint.replace(str(path), name)}", file=sys.stderr)
+            return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
