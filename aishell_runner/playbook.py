@@ -79,8 +79,10 @@ class PlaybookResult:
 class EventCollector:
     """ansible-runner event handler: task names, failures, stats, and Ansible's pid."""
 
-    def __init__(self, on_task: Callable[[str], None] | None = None):
+    def __init__(self, on_task: Callable[[str], None] | None = None,
+                 on_event: Callable[[dict[str, Any]], None] | None = None):
         self.on_task = on_task
+        self.on_event = on_event  # every event, e.g. for progress per host
         self.failures: list[TaskFailure] = []
         self.custom_stats: dict[str, Any] = {}
         self.changed: dict[str, int] = {}
@@ -91,6 +93,8 @@ class EventCollector:
 
     def __call__(self, event: dict[str, Any]) -> bool:
         self.ansible_pid = self.ansible_pid or event.get("pid")
+        if self.on_event:
+            self.on_event(event)
         kind = event.get("event")
         data = event.get("event_data") or {}
         if kind == "playbook_on_task_start" and self.on_task:
@@ -140,6 +144,9 @@ def run_playbook(
     on_task: Callable[[str], None] | None = None,
     root: Path | None = None,
     inventory: Path | None = None,
+    limit: str | None = None,
+    envvars: dict[str, str] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> PlaybookResult:
     """Run `<root>/playbooks/<name>` (root: the project by default) and collect what it reported.
 
@@ -157,7 +164,7 @@ def run_playbook(
         )
     import ansible_runner  # here, not at the top: a warm launch never needs it (40 ms saved)
 
-    collector = EventCollector(on_task)
+    collector = EventCollector(on_task, on_event)
     with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets():
         runner = ansible_runner.run(
             private_data_dir=str(_fresh_run_dir(name)),
@@ -166,7 +173,9 @@ def run_playbook(
             inventory=str(inventory or root / "inventories" / "local" / "hosts.yml"),
             extravars=extravars,
             cmdline="--check --diff" if check else None,
-            envvars={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(root / "roles")},
+            limit=limit,
+            envvars={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(root / "roles"),
+                     **(envvars or {})},
             event_handler=collector,
             cancel_callback=cancel,
             # ansible-runner asks cancel_callback between waits for output: once a second.

@@ -12,6 +12,7 @@ from types import ModuleType
 # Which module registers each command, in the order `--help` lists them.
 MODULE_OF = {
     "bootstrap": "bootstrap",
+    "fleet": "fleet",
     "build": "build",
     "claude": "launch", "codex": "launch", "gemini": "launch", "opencode": "launch", "shell": "launch",
     "exec": "launch", "plan": "launch",

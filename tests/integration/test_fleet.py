@@ -1,0 +1,174 @@
+"""`aishell-run fleet` against real hosts over real SSH: containers running sshd on a bridge of their own.
+
+Two workstations (Podman, rootless user `dev`) and two CI runners (Docker Engine, no init system), as in
+inventories/example-team. The tests run in file order on the same hosts: check mode on fresh hosts,
+the first converge, check mode once converged, a host made unreachable mid-run, its re-run, and the
+team's lock refused by aishell-run's settings loader on a host.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))
+import hosts as fleet_hosts  # noqa: E402  (tests/fleet is not a package)
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = {
+    "network": {"mode": "allowlist", "allow": ["pypi.org"]},
+    "exclude": [".env"],
+    "locks": {
+        "network.mode": {"one_of": ["allowlist", "none"], "reason": "agents reach only the team's allowlist"},
+        "exclude": {"at_least": [".env", "*.pem"]},
+        "resources.pids": {"at_most": 2048},
+    },
+}
+GROUP_VARS = {
+    "workstations": {"fleet_engines": ["podman"], "container_runtime_rootless_users": ["dev"]},
+    "ci_runners": {"fleet_engines": ["docker"]},
+    "all": {"fleet_settings": POLICY},
+}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    with fleet_hosts.fleet(tmp_path_factory.mktemp("fleet"), {"workstations": 2, "ci_runners": 2}, GROUP_VARS) as f:
+        yield f
+
+
+def run_fleet(fleet, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
+    report = tmp_path / "fleet-report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "aishell_runner.cli", "fleet", "-i", str(fleet.inventory), "--json",
+         "--report", str(report), *extra],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    document = json.loads(done.stdout) if done.stdout.strip() else {}
+    assert document.get("hosts"), done.stderr
+    assert json.loads(report.read_text())["hosts"] == document["hosts"]  # the file and --json agree
+    return done.returncode, document, done.stderr
+
+
+def settings_file(fleet, host) -> str:
+    return fleet.ssh(host, "cat /etc/aishell/config.yaml 2>/dev/null").stdout
+
+
+def test_check_mode_on_fresh_hosts_changes_nothing(fleet, tmp_path):
+    rc, report, stderr = run_fleet(fleet, tmp_path, "--check")
+    assert rc == 0, stderr
+    assert report["check"] is True
+    assert {info["status"] for info in report["hosts"].values()} == {"ok"}
+    assert all(info["changed"] > 0 for info in report["hosts"].values())  # it says what it would do ...
+    for host in fleet.hosts:  # ... and does none of it
+        assert settings_file(fleet, host) == ""
+        assert fleet.ssh(host, "pgrep -x dockerd").returncode == 1
+        assert fleet.ssh(host, "test -e /etc/containers/containers.conf.d/50-aishell.conf").returncode == 1
+        assert fleet.ssh(host, "test -e /home/dev/.local/share/containers").returncode == 1  # no storage made
+
+
+def test_every_host_converges_with_its_group_engine_and_the_policy(fleet, tmp_path):
+    rc, report, stderr = run_fleet(fleet, tmp_path)
+    assert rc == 0, stderr
+    for host in fleet.hosts:
+        info = report["hosts"][host.name]
+        assert info["status"] == "ok" and info["failure"] is None and info["verified"] is True
+        if host.group == "workstations":
+            assert list(info["engines"]) == ["podman"] and info["engines"]["podman"]["version"].startswith("4.")
+            assert info["rootless_users"] == {"dev": {"storage_driver": "overlay", "verified": True}}
+        else:
+            assert list(info["engines"]) == ["docker"] and info["engines"]["docker"]["service"] == "no-init"
+            assert fleet.ssh(host, "docker info --format '{{.ServerVersion}}'").stdout.startswith("20.")
+        assert sorted(info["settings"]["locks"]) == ["exclude", "network.mode", "resources.pids"]
+        assert "network.mode:" in settings_file(fleet, host)
+        assert fleet.ssh(host, "stat -c '%U %a' /etc/aishell/config.yaml").stdout.split() == ["root", "644"]
+
+
+def test_converged_fleet_in_check_mode_has_nothing_to_change(fleet, tmp_path):
+    rc, report, stderr = run_fleet(fleet, tmp_path, "--check")
+    assert rc == 0, stderr
+    assert {host: info["changed"] for host, info in report["hosts"].items()} == {h.name: 0 for h in fleet.hosts}
+
+
+def test_locked_key_is_refused_by_aishell_run_on_a_host(fleet):
+    """aishell-run's own settings loader, run on the host as its developer, against the file fleet.yml wrote."""
+    host = next(h for h in fleet.hosts if h.group == "workstations")
+    _copy_package(fleet, host, "/opt/aishell-runner")
+    load = ("cd ~/project && python3 -c 'import sys\nfrom aishell_runner.settings import load_settings, SettingsError\n"
+            "try:\n    s = load_settings(\".\")\nexcept SettingsError as e:\n    print(e.message); sys.exit(e.exit_code)\n"
+            "print(s.raw[\"network\"][\"mode\"], s.exclude, s.resources.pids)'")
+    setup = "mkdir -p ~/project/.aishell ~/.config/aishell && "
+    env = "PYTHONPATH=/opt/aishell-runner XDG_CACHE_HOME=/tmp/dev-cache "
+
+    loosen = fleet.ssh(host, setup + "printf 'network:\\n  mode: open\\n' > ~/.config/aishell/config.yaml && "
+                       + env + load, user="dev")
+    assert loosen.returncode == 3, loosen.stderr
+    assert "config.yaml:2: network.mode: 'open' is refused: /etc/aishell/config.yaml:" in loosen.stdout
+    assert "locks network.mode to one of 'allowlist', 'none'" in loosen.stdout
+    assert "reason: agents reach only the team's allowlist" in loosen.stdout
+
+    tighten = fleet.ssh(host, "printf 'network:\\n  mode: none\\n' > ~/.config/aishell/config.yaml && "
+                        "printf 'exclude: [secrets/]\\n' > ~/project/.aishell/config.yaml && " + env + load, user="dev")
+    assert tighten.returncode == 0, tighten.stdout + tighten.stderr
+    assert tighten.stdout.split("\n")[0] == "none ('.env', 'secrets/', '*.pem') 2048"
+
+
+def _copy_package(fleet, host, target: str) -> None:
+    """aishell_runner's source onto the host (its Python has PyYAML and jsonschema from Debian)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(REPO / "aishell_runner", arcname="aishell_runner",
+                filter=lambda info: None if "__pycache__" in info.name else info)
+    done = subprocess.run(["ssh", *fleet_hosts.SSH_OPTIONS.split(), "-i", str(fleet.key), f"root@{host.address}",
+                           f"mkdir -p {target} && tar -x -C {target} && chmod -R a+rX {target}"],
+                          input=buffer.getvalue(), capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_host_unreachable_mid_run_is_reported_while_the_others_converge(fleet, tmp_path):
+    # A new lock, so that every host has something to change; the victim loses sshd as soon as its new
+    # settings are written, with the engine role still ahead of it.
+    policy = {**POLICY, "locks": {**POLICY["locks"], "security.seccomp": {"value": "default"}}}
+    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, {**GROUP_VARS, "all": {"fleet_settings": policy}})
+    victim = fleet.hosts[-1]
+    stopped = threading.Event()
+
+    def cut_when_written() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if "security.seccomp" in victim.sh("cat /etc/aishell/config.yaml", check=False).stdout:
+                victim.stop_sshd()
+                stopped.set()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=cut_when_written, daemon=True)
+    watcher.start()
+    rc, report, stderr = run_fleet(fleet, tmp_path)
+    watcher.join(timeout=5)
+    assert stopped.is_set()
+    assert rc == 1 and f"1 of 4 hosts did not converge: {victim.name}" in stderr
+    lost = report["hosts"][victim.name]
+    assert lost["status"] == "unreachable" and lost["failure"]["unreachable"] is True
+    assert lost["failure"]["task"] and lost["failure"]["message"]
+    for host in fleet.hosts[:-1]:
+        assert report["hosts"][host.name]["status"] == "ok"
+        assert report["hosts"][host.name]["verified"] is True
+        assert "security.seccomp" in settings_file(fleet, host)
+
+
+def test_rerun_converges_the_host_that_was_unreachable(fleet, tmp_path):
+    victim = fleet.hosts[-1]
+    victim.start_sshd()
+    rc, report, stderr = run_fleet(fleet, tmp_path)
+    assert rc == 0, stderr
+    assert report["hosts"][victim.name]["status"] == "ok" and report["hosts"][victim.name]["verified"] is True
+    assert {info["status"] for info in report["hosts"].values()} == {"ok"}
