@@ -77,9 +77,9 @@ class Fleet:
     def host(self, name: str) -> Host:
         return next(host for host in self.hosts if host.name == name)
 
-    def ssh(self, host: Host, command: str, user: str = "root") -> subprocess.CompletedProcess:
+    def ssh(self, host: Host, command: str, user: str = "root", stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run(["ssh", *SSH_OPTIONS.split(), "-i", str(self.key), f"{user}@{host.address}", command],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, input=stdin)
 
 
 def write_inventory(path: Path, hosts: list[Host], key: Path, group_vars: dict[str, dict]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fleet"))
-import hosts as fleet_hosts  # noqa: E402  (tests/fleet is not a package)
+import hosts as fleet_hosts  # tests/fleet is not a package
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = {
@@ -98,27 +98,40 @@ def test_converged_fleet_in_check_mode_has_nothing_to_change(fleet, tmp_path):
     assert {host: info["changed"] for host, info in report["hosts"].items()} == {h.name: 0 for h in fleet.hosts}
 
 
+# Loads the settings for ~/project exactly as aishell-run does, and prints the result or the refusal.
+LOAD_SETTINGS = """
+import sys
+from aishell_runner.settings import SettingsError, load_settings
+try:
+    settings = load_settings(".")
+except SettingsError as error:
+    print(error.message)
+    sys.exit(error.exit_code)
+print(settings.raw["network"]["mode"], settings.exclude, settings.resources.pids)
+"""
+
+
 def test_locked_key_is_refused_by_aishell_run_on_a_host(fleet):
     """aishell-run's own settings loader, run on the host as its developer, against the file fleet.yml wrote."""
     host = next(h for h in fleet.hosts if h.group == "workstations")
     _copy_package(fleet, host, "/opt/aishell-runner")
-    load = ("cd ~/project && python3 -c 'import sys\nfrom aishell_runner.settings import load_settings, SettingsError\n"
-            "try:\n    s = load_settings(\".\")\nexcept SettingsError as e:\n    print(e.message); sys.exit(e.exit_code)\n"
-            "print(s.raw[\"network\"][\"mode\"], s.exclude, s.resources.pids)'")
-    setup = "mkdir -p ~/project/.aishell ~/.config/aishell && "
-    env = "PYTHONPATH=/opt/aishell-runner XDG_CACHE_HOME=/tmp/dev-cache "
 
-    loosen = fleet.ssh(host, setup + "printf 'network:\\n  mode: open\\n' > ~/.config/aishell/config.yaml && "
-                       + env + load, user="dev")
-    assert loosen.returncode == 3, loosen.stderr
+    def load_as_developer(user_file: str, project_file: str = "") -> subprocess.CompletedProcess:
+        files = ("mkdir -p ~/project/.aishell ~/.config/aishell"
+                 f" && printf '{user_file}' > ~/.config/aishell/config.yaml"
+                 f" && printf '{project_file}' > ~/project/.aishell/config.yaml")
+        run = "cd ~/project && PYTHONPATH=/opt/aishell-runner XDG_CACHE_HOME=/tmp/dev-cache python3 -"
+        return fleet.ssh(host, f"{files} && {run}", user="dev", stdin=LOAD_SETTINGS)
+
+    loosen = load_as_developer("network:\\n  mode: open\\n")
+    assert loosen.returncode == 3, loosen.stdout + loosen.stderr
     assert "config.yaml:2: network.mode: 'open' is refused: /etc/aishell/config.yaml:" in loosen.stdout
     assert "locks network.mode to one of 'allowlist', 'none'" in loosen.stdout
     assert "reason: agents reach only the team's allowlist" in loosen.stdout
 
-    tighten = fleet.ssh(host, "printf 'network:\\n  mode: none\\n' > ~/.config/aishell/config.yaml && "
-                        "printf 'exclude: [secrets/]\\n' > ~/project/.aishell/config.yaml && " + env + load, user="dev")
+    tighten = load_as_developer("network:\\n  mode: none\\n", "exclude: [secrets/]\\n")
     assert tighten.returncode == 0, tighten.stdout + tighten.stderr
-    assert tighten.stdout.split("\n")[0] == "none ('.env', 'secrets/', '*.pem') 2048"
+    assert tighten.stdout.strip() == "none ('.env', 'secrets/', '*.pem') 2048"
 
 
 def _copy_package(fleet, host, target: str) -> None:
@@ -137,7 +150,8 @@ def test_host_unreachable_mid_run_is_reported_while_the_others_converge(fleet, t
     # A new lock, so that every host has something to change; the victim loses sshd as soon as its new
     # settings are written, with the engine role still ahead of it.
     policy = {**POLICY, "locks": {**POLICY["locks"], "security.seccomp": {"value": "default"}}}
-    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, {**GROUP_VARS, "all": {"fleet_settings": policy}})
+    group_vars = {**GROUP_VARS, "all": {"fleet_settings": policy}}
+    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, group_vars)
     victim = fleet.hosts[-1]
     stopped = threading.Event()
 
