@@ -158,11 +158,12 @@ def _verdict(value: Any) -> str:
 def _print_report(ui: UI, report: dict[str, Any], path: Path) -> None:
     title = "Check mode: nothing was changed" if report.get("check") else "Fleet"
     table = Table(title=title)
-    for column in ("host", "status", "engine", "version", "rootless users", "verified", "changed", "why"):
-        table.add_column(column, overflow="fold")
+    table.add_column("host", no_wrap=True)
+    for column in ("status", "engine", "version", "rootless users", "verified", "changed"):
+        table.add_column(column)
+    why = []
     for host, info in sorted(report["hosts"].items()):
         engines = info.get("engines") or {}
-        failure = info.get("failure") or {}
         status = info.get("status", "?")
         table.add_row(
             escape(host),
@@ -172,8 +173,14 @@ def _print_report(ui: UI, report: dict[str, Any], path: Path) -> None:
             escape(", ".join(info.get("rootless_users") or {})) or "-",
             _verdict(info.get("verified")),
             str(info.get("changed", 0)),
-            escape(f"{failure.get('task')}: {failure.get('message')}") if failure else "",
         )
+        failure = info.get("failure")
+        if failure:
+            why.append(f"{host} ({status} at '{failure.get('task')}'): {failure.get('message')}")
+        elif status == "not run":
+            why.append(f"{host} (not run): the rollout stopped before its batch (max fail percentage)")
     ui.out.print(table)
+    for line in why:  # below the table: reasons are long and a narrow column would shred them
+        ui.out.print(line, markup=False, soft_wrap=True)
     counts = ", ".join(f"{n} {status}" for status, n in (report.get("counts") or {}).items() if n) or "no hosts"
     ui.out.print(f"{counts}. Report: {path}", markup=False)
