@@ -82,11 +82,13 @@ class Fleet:
                               capture_output=True, text=True, input=stdin)
 
 
-def write_inventory(path: Path, hosts: list[Host], key: Path, group_vars: dict[str, dict]) -> None:
-    """An inventory shaped like inventories/example-team: groups, then per-group variables."""
+def write_inventory(path: Path, hosts: list[Host], key: Path, group_vars: dict[str, dict],
+                    host_vars: dict[str, dict] | None = None) -> None:
+    """An inventory shaped like inventories/example-team: groups, per-group and per-host variables."""
     groups: dict[str, dict] = {}
     for host in hosts:
-        groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = {"ansible_host": host.address}
+        variables = {"ansible_host": host.address, **(host_vars or {}).get(host.name, {})}
+        groups.setdefault(host.group, {"hosts": {}})["hosts"][host.name] = variables
     for group, variables in group_vars.items():
         if group != "all":
             groups.setdefault(group, {"hosts": {}})["vars"] = variables

@@ -2,8 +2,8 @@
 
 Two workstations (Podman, rootless user `dev`) and two CI runners (Docker Engine, no init system), as in
 inventories/example-team. The tests run in file order on the same hosts: check mode on fresh hosts,
-the first converge, check mode once converged, a host made unreachable mid-run, its re-run, and the
-team's lock refused by aishell-run's settings loader on a host.
+the first converge, check mode once converged, the team's lock refused by aishell-run's settings loader
+on a host, a host made unreachable mid-run and one failing while the others converge, and the re-run.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ GROUP_VARS = {
     "ci_runners": {"fleet_engines": ["docker"]},
     "all": {"fleet_settings": POLICY},
 }
+
+# The same policy with one more lock: every host has something to change.
+STRICTER = {**GROUP_VARS, "all": {"fleet_settings": {
+    **POLICY, "locks": {**POLICY["locks"], "security.seccomp": {"value": "default"}}}}}
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +150,12 @@ def _copy_package(fleet, host, target: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_host_unreachable_mid_run_is_reported_while_the_others_converge(fleet, tmp_path):
-    # A new lock, so that every host has something to change; the victim loses sshd as soon as its new
-    # settings are written, with the engine role still ahead of it.
-    policy = {**POLICY, "locks": {**POLICY["locks"], "security.seccomp": {"value": "default"}}}
-    group_vars = {**GROUP_VARS, "all": {"fleet_settings": policy}}
-    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, group_vars)
-    victim = fleet.hosts[-1]
+def test_unreachable_and_failing_hosts_stop_only_themselves(fleet, tmp_path):
+    # One host loses sshd as soon as its new settings are written, with the engine role still ahead of
+    # it; another names a user it does not have.
+    victim, broken = fleet.hosts[-1], fleet.hosts[1]
+    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, STRICTER,
+                                {broken.name: {"container_runtime_rootless_users": ["dev", "nobody-here"]}})
     stopped = threading.Event()
 
     def cut_when_written() -> None:
@@ -169,20 +172,24 @@ def test_host_unreachable_mid_run_is_reported_while_the_others_converge(fleet, t
     rc, report, stderr = run_fleet(fleet, tmp_path)
     watcher.join(timeout=5)
     assert stopped.is_set()
-    assert rc == 1 and f"1 of 4 hosts did not converge: {victim.name}" in stderr
+    assert rc == 1 and "2 of 4 hosts did not converge" in stderr
     lost = report["hosts"][victim.name]
     assert lost["status"] == "unreachable" and lost["failure"]["unreachable"] is True
     assert lost["failure"]["task"] and lost["failure"]["message"]
-    for host in fleet.hosts[:-1]:
-        assert report["hosts"][host.name]["status"] == "ok"
-        assert report["hosts"][host.name]["verified"] is True
-        assert "security.seccomp" in settings_file(fleet, host)
+    failed = report["hosts"][broken.name]
+    assert failed["status"] == "failed" and "nobody-here" in failed["failure"]["message"]
+    for host in fleet.hosts:
+        if host not in (victim, broken):
+            assert report["hosts"][host.name]["status"] == "ok"
+            assert report["hosts"][host.name]["verified"] is True
+            assert "security.seccomp" in settings_file(fleet, host)
 
 
-def test_rerun_converges_the_host_that_was_unreachable(fleet, tmp_path):
-    victim = fleet.hosts[-1]
-    victim.start_sshd()
+def test_rerun_converges_the_hosts_that_failed(fleet, tmp_path):
+    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, STRICTER)
+    fleet.hosts[-1].start_sshd()
     rc, report, stderr = run_fleet(fleet, tmp_path)
     assert rc == 0, stderr
-    assert report["hosts"][victim.name]["status"] == "ok" and report["hosts"][victim.name]["verified"] is True
     assert {info["status"] for info in report["hosts"].values()} == {"ok"}
+    assert all(info["verified"] is True for info in report["hosts"].values())
+    assert "security.seccomp" in settings_file(fleet, fleet.hosts[-1])
