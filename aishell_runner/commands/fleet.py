@@ -56,6 +56,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if not args.inventory.exists():
         raise AishellError(f"inventory not found: {args.inventory}", hint="give a file or directory such as "
                            "inventories/example-team", exit_code=EXIT_USAGE)
+    if not targeted_hosts(args.inventory, args.limit):
+        raise AishellError(f"no host of {args.inventory} matches" + (f" --limit {args.limit}" if args.limit else ""),
+                           hint="list its hosts with `ansible-inventory -i INVENTORY --graph`", exit_code=EXIT_USAGE)
     extravars: dict[str, Any] = {}
     if args.serial:
         extravars["fleet_serial"] = args.serial
@@ -82,6 +85,16 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                            hint=f"the table says why; run the same command again to converge them "
                                 f"(full log: {result.log})", exit_code=EXIT_FAILURE)
     return EXIT_OK
+
+
+def targeted_hosts(inventory: Path, limit: str | None) -> list[str]:
+    """The hosts a run would target, from Ansible's own inventory parser (no host is contacted)."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
+    manager.subset(limit)
+    return [host.name for host in manager.get_hosts("all")]
 
 
 def _read_report(path: Path, log: Path) -> dict[str, Any]:
