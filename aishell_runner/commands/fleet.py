@@ -171,8 +171,9 @@ def _verdict(value: Any) -> str:
 def _print_report(ui: UI, report: dict[str, Any], path: Path) -> None:
     title = "Check mode: nothing was changed" if report.get("check") else "Fleet"
     table = Table(title=title)
-    table.add_column("host", no_wrap=True)
-    for column in ("status", "engine", "version", "rootless users", "verified", "changed"):
+    for column in ("host", "status"):
+        table.add_column(column, no_wrap=True)
+    for column in ("engine", "version", "rootless", "verified", "changed"):
         table.add_column(column)
     why = []
     for host, info in sorted(report["hosts"].items()):
