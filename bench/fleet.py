@@ -37,12 +37,16 @@ GROUP_VARS = {
 }
 
 
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def groups(size: int) -> dict[str, int]:
     return {"ci_runners": size - size // 2, "workstations": size // 2}
 
 
 def main() -> None:
-    load_before = Path("/proc/loadavg").read_text().split()[0]
+    load_before = _load()
     rows, forks_rows = [], []
     with tempfile.TemporaryDirectory(prefix="aishell-bench-fleet-") as scratch:
         empty = Path(scratch) / "empty.yml"
@@ -57,13 +61,14 @@ def main() -> None:
                 baseline = median(time_command([*playbook, str(empty)], RUNS, env))
                 first = time_command([*playbook, "playbooks/fleet.yml"], 1, env)[0]
                 rerun = median(time_command([*playbook, "playbooks/fleet.yml"], RUNS, env))
-                rows.append(f"| {size} | {first:.1f} | {rerun:.1f} | {baseline:.1f} | {rerun / baseline:.1f} |")
+                rows.append(f"| {size} | {first:.1f} | {rerun:.1f} | {baseline:.1f} | {rerun / baseline:.1f} "
+                            f"| {_load()} |")
                 if size == SIZES[-1]:
                     for forks in FORKS:
                         seconds = median(time_command([*playbook, "--forks", str(forks), "playbooks/fleet.yml"],
                                                       max(1, RUNS - 1), env))
-                        forks_rows.append(f"| {forks} | {seconds:.1f} |")
-    load_after = Path("/proc/loadavg").read_text().split()[0]
+                        forks_rows.append(f"| {forks} | {seconds:.1f} | {_load()} |")
+    load_after = _load()
     reruns = [float(row.split("|")[3]) for row in rows]
     growth = (reruns[-1] - reruns[0]) / (SIZES[-1] - SIZES[0])
     write_section(
@@ -75,12 +80,15 @@ def main() -> None:
         "is everything but the download (settings layer, engine configuration and start, verification). "
         f"Seconds; re-runs and the baseline are medians of {RUNS} runs, first runs one run on fresh hosts. "
         "Baseline: an empty play with fact gathering over the same hosts.\n\n"
-        "| hosts | first run | converged re-run | baseline | re-run / baseline |\n| --- | --- | --- | --- | --- |\n"
+        "The load column is the 1-minute load average right after the row was measured: this machine is shared, "
+        "and rows measured under a higher load are slower for it (the first runs, one sample each, most).\n\n"
+        "| hosts | first run | converged re-run | baseline | re-run / baseline | load |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
         + "\n".join(rows)
         + f"\n\nGrowth of the converged re-run from {SIZES[0]} to {SIZES[-1]} hosts: {growth:.1f} s per added host "
         f"(forks 10, 2 cores: Ansible's workers and the hosts' engines share them).\n\n"
         f"Converged re-run of {SIZES[-1]} hosts by `--forks` (median of {max(1, RUNS - 1)}):\n\n"
-        "| forks | seconds |\n| --- | --- |\n" + "\n".join(forks_rows)
+        "| forks | seconds | load |\n| --- | --- | --- |\n" + "\n".join(forks_rows)
         + f"\n\nLoad average (1 min) before and after: {load_before} and {load_after} "
         "(other work shares this machine).",
     )
