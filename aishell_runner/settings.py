@@ -335,7 +335,8 @@ SCHEMA: dict[str, Any] = {
             "description": "Only in the system file (/etc/aishell/config.yaml): keys that user and project settings "
                            "may not loosen, by dotted key path (network.mode, resources.pids, exclude, "
                            "agents.claude.version), each with one rule. See docs/settings.md.",
-            "propertyNames": {"pattern": r"^[a-z_]+(\.[a-z_]+)*$"},
+            "propertyNames": {"pattern": r"^[a-z_]+(\.[a-z_]+)*$",
+                              "description": "A key's dotted path, as in the schema: network.mode, resources.pids."},
             "additionalProperties": _object(
                 "A lock: exactly one of value, one_of, at_most, at_least, versions; and a reason if you like.",
                 {
