@@ -140,3 +140,18 @@ def test_true_is_not_the_number_one(files):
     error = files.refusal(system="locks:\n  security.no_new_privileges: {value: true}\n",
                           project="security: {no_new_privileges: false}\n")
     assert error.key == "security.no_new_privileges"
+
+
+def test_controller_check_names_the_host_file_and_exits_like_aishell_run(tmp_path, capsys, monkeypatch):
+    """What roles/system_settings runs before writing a host's file: `python -m aishell_runner.settings_locks -`."""
+    import io
+
+    from aishell_runner import settings_locks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("sys.stdin", io.StringIO("locks:\n  resources.pids: {at_most: 10}\nresources: {pids: 20}\n"))
+    assert settings_locks.main(["-", "dev-ana:/etc/aishell/config.yaml"]) == 3
+    assert capsys.readouterr().err.startswith(
+        "error: dev-ana:/etc/aishell/config.yaml:3: resources.pids: 20 contradicts this file's own lock")
+    monkeypatch.setattr("sys.stdin", io.StringIO(POLICY))
+    assert settings_locks.main(["-", "dev-ana:/etc/aishell/config.yaml"]) == 0
