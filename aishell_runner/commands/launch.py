@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from .. import images
+from .. import images, platforms
 from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
@@ -113,6 +113,10 @@ def _image_settings(settings: Settings, project: Path) -> dict:
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, LaunchPlan, dict, Path]:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
     project = project_root(args.project)
+    # macOS: refused outside the Lima VM's mounts; WSL2: warned on /mnt/<drive> (aishell_runner/platforms/).
+    for warning in platforms.check_project(project):
+        if ui is not None:
+            ui.err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
     image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})

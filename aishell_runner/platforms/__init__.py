@@ -1,8 +1,9 @@
 """Host platforms that need more than Linux does: macOS (engines in a Lima VM) and WSL2.
 
-`check_project` is what a launch asks: it refuses a project the engine cannot
-see (macOS: outside the VM's mounts) and returns warnings (WSL2: slow /mnt/<drive>).
-`findings` feeds `aishell-run check`. On plain Linux both are empty.
+`use_vm_engine` points the engine clients at the Lima VM (macOS); `check_project`
+is what a launch asks: it refuses a project the engine cannot see (macOS:
+outside the VM's mounts) and returns warnings (WSL2: slow /mnt/<drive>).
+`findings` feeds `aishell-run check`. On plain Linux all three do nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import sys
 from pathlib import Path
 
 from . import macos, wsl
+
+
+def use_vm_engine() -> None:
+    """On macOS, make DOCKER_HOST / CONTAINER_HOST the Lima VM's sockets unless the user set them."""
+    macos.export_engine_env()
 
 
 def check_project(project: Path) -> list[str]:
