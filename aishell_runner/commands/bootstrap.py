@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -24,8 +25,10 @@ EPILOG = """examples:
 
 It installs the engine from the distribution's packages, configures it,
 starts it (directly where there is no systemd) and runs a container to prove
-it works. Safe to run again: a converged machine is left as it is, and an
-interrupted run converges from wherever it stopped.
+it works. On macOS (run it without sudo) it makes a Lima VM with rootless
+Podman (or --engine docker) instead: see docs/platforms.md. Safe to run
+again: a converged machine is left as it is, and an interrupted run
+converges from wherever it stopped.
 
 exit status: 0 ok; 1 a task failed (the message names host, task, reason and
 the full log); 2 usage error (a wrong option, a value the role refuses, or no
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _require_root() -> None:
     """Fail before Ansible starts, rather than at the first package task."""
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 or sys.platform == "darwin":  # macOS: Homebrew and Lima run as the user (roles/lima)
         return
     try:
         has_sudo = subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=10).returncode == 0
