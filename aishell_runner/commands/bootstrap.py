@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="existing user who gets rootless Podman (with --engine podman, or auto on RedHat); repeat for several",
     )
     parser.add_argument("--check", action="store_true", help="show what would change, change nothing")
+    parser.add_argument("--wsl-systemd", action="store_true",
+                        help="on WSL2: turn systemd on in /etc/wsl.conf, so that Docker runs as a service after "
+                             "`wsl --shutdown` (until then it is started without an init system)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                            hint="add --engine podman", exit_code=EXIT_USAGE)
     _require_root()
     extravars = {"bootstrap_engines": engines, "container_runtime_rootless_users": args.rootless_user}
+    if args.wsl_systemd:  # only when asked: an extra var would override the inventory's choice
+        extravars["container_runtime_wsl_systemd"] = True
     title = "Checking this machine" if args.check else "Bootstrapping this machine"
     with ui.progress(title) as show_task:
         result = run_playbook("bootstrap.yml", extravars, check=args.check, on_task=show_task)
@@ -180,5 +185,8 @@ def _print_summary(ui: UI, result: PlaybookResult, check: bool) -> None:
         ui.out.print(engines)
     if users.row_count:
         ui.out.print(users)
+    for host, report in sorted(reports.items()):  # what the role says the user must do (e.g. WSL's restart)
+        for note in dict.fromkeys(report.get("notes") or []):
+            ui.out.print(f"note ({host}): {note}", markup=False, soft_wrap=True)
     changes = ", ".join(f"{host}: {count}" for host, count in sorted(result.changed.items())) or "none"
     ui.out.print(f"{'Would change' if check else 'Changed'} tasks: {changes}", markup=False)

@@ -5,7 +5,14 @@ import json
 
 def test_role_detected_wsl2_without_docker_desktop(host):
     facts = json.loads(host.file("/var/lib/aishell/molecule-wsl2-facts.json").content_string)
-    assert facts == {"wsl": "wsl2", "docker_desktop": False, "systemd_configured": True}
+    assert {key: facts[key] for key in ("wsl", "docker_desktop", "systemd_configured")} == {
+        "wsl": "wsl2", "docker_desktop": False, "systemd_configured": True}
+
+
+def test_user_is_told_to_run_wsl_shutdown_once(host):
+    facts = json.loads(host.file("/var/lib/aishell/molecule-wsl2-facts.json").content_string)
+    [note] = facts["notes"]
+    assert "`wsl --shutdown`" in note and "started directly" in note
 
 
 def test_wsl_conf_turns_systemd_on_in_its_boot_section(host):
