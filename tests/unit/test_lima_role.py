@@ -147,3 +147,32 @@ def test_running_instance_with_the_same_configuration_is_left_alone(tmp_path):
     outcome = mac(tmp_path, brew_dir=homebrew(tmp_path, limactl_output=json.dumps(same) + "\n"))
     assert outcome.rc == 0, outcome.failure_messages
     assert outcome.custom_stats["lima_resolved"]["state"]["status"] == "Running"
+
+
+def test_bootstrap_playbook_picks_the_lima_role_on_darwin(tmp_path, monkeypatch):
+    home = tmp_path / "Users" / "alice"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("ANSIBLE_LIBRARY", str(REPO / "tests" / "library"))
+    monkeypatch.setenv("AISHELL_PRETEND_FACTS", json.dumps({
+        "system": "Darwin", "os_family": "Darwin", "distribution": "MacOSX", "distribution_version": "15.1",
+        "user_dir": str(home), "user_uid": 501, "architecture": "x86_64"}))
+    outcome = run_play("playbooks/bootstrap.yml", tmp_path, cmdline="--check", extravars={
+        "ansible_facts_modules": ["ansible.builtin.setup", "pretend_facts"],
+        "bootstrap_engines": ["docker"], "lima_homebrew_path": str(homebrew(tmp_path))})
+    assert outcome.rc == 0, outcome.failure_messages
+    report = outcome.custom_stats["aishell_bootstrap"]["localhost"]
+    assert report["lima"] == {"instance": "aishell", "vm_type": "vz", "mount_type": "virtiofs",
+                              "socket": f"{home}/.lima/aishell/sock/docker.sock",
+                              "template": f"{home}/.config/aishell/lima/aishell.yaml"}
+    assert list(report["engines"]) == ["docker"]
+
+
+def test_bootstrap_on_darwin_refuses_two_engines(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_LIBRARY", str(REPO / "tests" / "library"))
+    monkeypatch.setenv("AISHELL_PRETEND_FACTS", json.dumps({"system": "Darwin", "distribution_version": "15.1"}))
+    outcome = run_play("playbooks/bootstrap.yml", tmp_path, cmdline="--check", extravars={
+        "ansible_facts_modules": ["ansible.builtin.setup", "pretend_facts"],
+        "bootstrap_engines": ["docker", "podman"]})
+    assert outcome.rc != 0
+    assert "one engine runs in the Lima VM" in " ".join(outcome.failure_messages)
+    assert outcome.changed() == 0
