@@ -31,7 +31,7 @@ def kind() -> str:
 
 
 def project_warnings(project: Path) -> list[str]:
-    if not str(project).startswith("/mnt/") or kind() != "wsl2":  # the common case costs no file access
+    if kind() != "wsl2":
         return []
     drive = rules().wsl_drive_path(str(project))
     if not drive:

@@ -126,3 +126,13 @@ def test_check_reports_wsl1_as_a_problem_with_its_fix(monkeypatch):
 def test_cli_detects_wsl2_from_the_interop_file_alone(monkeypatch):
     _pretend(monkeypatch, release("wsl2-custom-mainline"), distro=None, interop=True)
     assert wsl.kind() == "wsl2"
+
+
+def test_a_launch_on_a_windows_drive_is_warned_through_the_platform_hook(monkeypatch):
+    from aishell_runner import platforms
+
+    _pretend(monkeypatch, release("wsl2-6.6"))
+    monkeypatch.setattr(platforms.sys, "platform", "linux")
+    [warning] = platforms.check_project(Path("/mnt/d/work/app"))
+    assert "/mnt/d" in warning
+    assert platforms.check_project(Path("/home/alice/app")) == []
