@@ -11,14 +11,18 @@ from aishell_runner.platforms import wsl
 
 RULES = wsl.rules()
 
-# /proc/version as recorded on real machines; `uname -r` is its third field.
+# /proc/version (or `uname -r`, `uname -v`) as published from real machines in
+# bug reports, logs and guides; `uname -r` is the third field. Only the last
+# three are not recordings: a mainline kernel without the marker (constructed),
+# and two ordinary Linux hosts.
 PROC_VERSION = {
     "wsl1-win10-2004": "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) ) "
-                       "#1237-Microsoft Sat Sep 11 14:32:00 PST 2021",
+                       "#488-Microsoft Mon Sep 01 13:43:00 PST 2020",
     "wsl1-win10-1809": "Linux version 4.4.0-17763-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) ) "
-                       "#379-Microsoft Wed Mar 06 19:16:00 PST 2019",
-    "wsl1-win11": "Linux version 4.4.0-22621-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) ) "
-                  "#2311-Microsoft Fri Oct 06 17:49:00 PST 2023",
+                       "#253-Microsoft Mon Dec 31 17:49:00 PST 2018",
+    # Windows 11's WSL1, from os.uname(): release '4.4.0-22621-Microsoft', version '#1105-Microsoft ...'.
+    "wsl1-win11": "Linux version 4.4.0-22621-Microsoft (Microsoft@Microsoft.com) #1105-Microsoft "
+                  "Fri Jan 01 08:00:00 PST 2016",
     "wsl2-2020": "Linux version 4.19.128-microsoft-standard (oe-user@oe-host) (gcc version 8.2.0 (GCC)) "
                  "#1 SMP Tue Jun 23 12:58:10 UTC 2020",
     "wsl2-5.10": "Linux version 5.10.16.3-microsoft-standard-WSL2 (oe-user@oe-host) (x86_64-msft-linux-gcc (GCC) "
@@ -27,10 +31,11 @@ PROC_VERSION = {
                  "GNU ld (GNU Binutils) 2.37) #1 SMP Fri Mar 29 23:14:13 UTC 2024",
     "wsl2-6.6": "Linux version 6.6.87.2-microsoft-standard-WSL2 (root@439a258ad544) (gcc (GCC) 11.2.0, "
                 "GNU ld (GNU Binutils) 2.37) #1 SMP PREEMPT_DYNAMIC Thu Jun  5 18:30:46 UTC 2025",
-    # Built from Microsoft's WSL2-Linux-Kernel tree with a local version suffix.
-    "wsl2-custom-msft-tree": "Linux version 6.1.21.2-microsoft-standard-WSL2+ (alice@build) (gcc (Ubuntu 11.4.0) "
-                             "11.4.0) #2 SMP Sun Jan 14 10:02:11 CET 2024",
-    # A mainline kernel given to WSL2 through .wslconfig: nothing in the release says WSL.
+    # Built by a user from Microsoft's WSL2-Linux-Kernel tree (the "+" of a dirty tree).
+    "wsl2-custom-msft-tree": "Linux version 6.6.36.3-microsoft-standard-WSL2+ (root@debian-stable) (gcc (Debian "
+                             "12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC "
+                             "Fri Jul 19 07:04:59 UTC 2024",
+    # A mainline kernel given to WSL2 through .wslconfig with its own local version: nothing says WSL.
     "wsl2-custom-mainline": "Linux version 6.8.0-custom (bob@build) (gcc (Debian 12.2.0-14) 12.2.0) "
                             "#1 SMP PREEMPT_DYNAMIC Mon Mar 11 09:00:00 UTC 2024",
     "debian12": "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0) "
