@@ -37,13 +37,15 @@ def homebrew(tmp_path: Path, limactl_output: str | None = None) -> Path:
 def mac(tmp_path: Path, *, check: bool = True, macos: str = "14.5", **extra):
     home = tmp_path / "Users" / "alice"
     home.mkdir(parents=True, exist_ok=True)
-    extravars = {"macos_version": macos, "home": str(home),
+    # A small disk unless a test says otherwise: the free-space check must not depend on this machine's disk.
+    extravars = {"macos_version": macos, "home": str(home), "lima_disk": "1GiB",
                  "lima_homebrew_path": str(extra.pop("brew_dir", None) or homebrew(tmp_path)), **extra}
     return run_play("tests/playbooks/lima_darwin.yml", tmp_path, extravars=extravars,
                     cmdline="--check" if check else "")
 
 
 def rendered(tmp_path: Path, **extra) -> dict:
+    extra.setdefault("lima_disk", "60GiB")  # the role's default; rendering alone checks no free space
     outcome = mac(tmp_path, check=False, lima_tasks="template.yml", **extra)
     assert outcome.rc == 0, outcome.failure_messages
     return yaml.safe_load(Path(outcome.custom_stats["lima_resolved"]["template"]).read_text())
@@ -144,7 +146,9 @@ def test_running_instance_with_the_same_configuration_is_left_alone(tmp_path):
                                                             "writable": True}],
                        "portForwards": [{"guestSocket": "/run/user/501/podman/podman.sock",
                                          "hostSocket": f"{home}/.lima/aishell/sock/podman.sock"}]}}
-    outcome = mac(tmp_path, brew_dir=homebrew(tmp_path, limactl_output=json.dumps(same) + "\n"))
+    (home / ".lima" / "aishell").mkdir(parents=True)
+    (home / ".lima" / "aishell" / "lima.yaml").write_text("vmType: vz\n")  # Lima's copy: the VM exists
+    outcome = mac(tmp_path, lima_disk="60GiB", brew_dir=homebrew(tmp_path, limactl_output=json.dumps(same) + "\n"))
     assert outcome.rc == 0, outcome.failure_messages
     assert outcome.custom_stats["lima_resolved"]["state"]["status"] == "Running"
 
@@ -158,7 +162,7 @@ def test_bootstrap_playbook_picks_the_lima_role_on_darwin(tmp_path, monkeypatch)
         "user_dir": str(home), "user_uid": 501, "architecture": "x86_64"}))
     outcome = run_play("playbooks/bootstrap.yml", tmp_path, cmdline="--check", extravars={
         "ansible_facts_modules": ["ansible.builtin.setup", "pretend_facts"],
-        "bootstrap_engines": ["docker"], "lima_homebrew_path": str(homebrew(tmp_path))})
+        "bootstrap_engines": ["docker"], "lima_homebrew_path": str(homebrew(tmp_path)), "lima_disk": "1GiB"})
     assert outcome.rc == 0, outcome.failure_messages
     report = outcome.custom_stats["aishell_bootstrap"]["localhost"]
     assert report["lima"] == {"instance": "aishell", "vm_type": "vz", "mount_type": "virtiofs",
