@@ -153,7 +153,8 @@ def test_running_instance_with_the_same_configuration_is_left_alone(tmp_path):
     assert outcome.custom_stats["lima_resolved"]["state"]["status"] == "Running"
 
 
-def test_bootstrap_playbook_picks_the_lima_role_on_darwin(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("engines", "engine"), [(["docker"], "docker"), (["auto"], "podman")])
+def test_bootstrap_playbook_picks_the_lima_role_on_darwin(tmp_path, monkeypatch, engines, engine):
     home = tmp_path / "Users" / "alice"
     home.mkdir(parents=True)
     monkeypatch.setenv("ANSIBLE_LIBRARY", str(REPO / "tests" / "library"))
@@ -162,13 +163,13 @@ def test_bootstrap_playbook_picks_the_lima_role_on_darwin(tmp_path, monkeypatch)
         "user_dir": str(home), "user_uid": 501, "architecture": "x86_64"}))
     outcome = run_play("playbooks/bootstrap.yml", tmp_path, cmdline="--check", extravars={
         "ansible_facts_modules": ["ansible.builtin.setup", "pretend_facts"],
-        "bootstrap_engines": ["docker"], "lima_homebrew_path": str(homebrew(tmp_path)), "lima_disk": "1GiB"})
+        "bootstrap_engines": engines, "lima_homebrew_path": str(homebrew(tmp_path)), "lima_disk": "1GiB"})
     assert outcome.rc == 0, outcome.failure_messages
     report = outcome.custom_stats["aishell_bootstrap"]["localhost"]
     assert report["lima"] == {"instance": "aishell", "vm_type": "vz", "mount_type": "virtiofs",
-                              "socket": f"{home}/.lima/aishell/sock/docker.sock",
+                              "socket": f"{home}/.lima/aishell/sock/{engine}.sock",
                               "template": f"{home}/.config/aishell/lima/aishell.yaml"}
-    assert list(report["engines"]) == ["docker"]
+    assert list(report["engines"]) == [engine]
 
 
 def test_bootstrap_on_darwin_refuses_two_engines(tmp_path, monkeypatch):
