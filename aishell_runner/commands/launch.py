@@ -113,12 +113,12 @@ def _image_settings(settings: Settings, project: Path) -> dict:
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, LaunchPlan, dict, Path]:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
     project = project_root(args.project)
-    # macOS: refused outside the Lima VM's mounts; WSL2: warned on /mnt/<drive> (aishell_runner/platforms/).
-    for warning in platforms.check_project(project):
-        if ui is not None:
-            ui.err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
+    # macOS: refused outside the Lima VM's mounts; WSL2: warned on /mnt/<drive> (aishell_runner/platforms/).
+    for warning in platforms.check_project(project, engine.name):
+        if ui is not None:
+            ui.err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})
     harness = args.harness or settings.harness
     hidden = excluded_paths(project, settings.exclude)

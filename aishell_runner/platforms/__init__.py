@@ -21,12 +21,12 @@ def use_vm_engine() -> None:
         macos.export_engine_env()
 
 
-def check_project(project: Path) -> list[str]:
-    """Warnings for a launch on `project`; raises UsageError when the engine cannot see it."""
+def check_project(project: Path, engine: str) -> list[str]:
+    """Warnings for a launch on `project` with `engine`; raises UsageError when the engine cannot see it."""
     if sys.platform == "darwin":
         from . import macos
 
-        macos.require_mounted(project)
+        macos.require_mounted(project, engine)
         return []
     if not str(project).startswith("/mnt/"):  # only Windows drives (/mnt/<drive>) are slow under WSL2
         return []

@@ -69,10 +69,10 @@ def export_engine_env() -> None:
             os.environ[variable] = f"unix://{socket}"
 
 
-def uses_vm() -> bool:
-    """Whether an engine client here talks to this VM."""
-    return any(os.environ.get(variable, "").startswith(f"unix://{instance_dir()}/")
-               for variable in CLIENT_VARIABLES.values())
+def uses_vm(engine: str) -> bool:
+    """Whether `engine`'s client here talks to this VM (not, say, to Docker Desktop)."""
+    variable = CLIENT_VARIABLES.get(engine, "")
+    return os.environ.get(variable, "").startswith(f"unix://{instance_dir()}/")
 
 
 def mounted_dirs(config: dict) -> list[Path]:
@@ -86,11 +86,11 @@ def mounted_dirs(config: dict) -> list[Path]:
     return dirs
 
 
-def require_mounted(project: Path) -> None:
-    """Refuse (exit 2) a project outside the VM's writable same-path mounts when the engine is the VM's."""
+def require_mounted(project: Path, engine: str) -> None:
+    """Refuse (exit 2) a project outside the VM's writable same-path mounts when `engine` is the VM's."""
     export_engine_env()
     config = _config()
-    if config is None or not uses_vm():
+    if config is None or not uses_vm(engine):
         return
     dirs = mounted_dirs(config)
     resolved = project.resolve()

@@ -56,14 +56,14 @@ def test_a_container_host_the_user_chose_is_left_alone(mac, monkeypatch):
 
 
 def test_project_under_the_shared_home_is_accepted(mac):
-    macos.require_mounted(mac / "src" / "app")
+    macos.require_mounted(mac / "src" / "app", "podman")
 
 
 def test_project_outside_the_vm_mounts_is_refused_with_the_fix(mac, tmp_path):
     outside = tmp_path / "Volumes" / "work" / "app"
     outside.mkdir(parents=True)
     with pytest.raises(UsageError) as refused:
-        macos.require_mounted(outside)
+        macos.require_mounted(outside, "podman")
     assert refused.value.exit_code == EXIT_USAGE
     assert str(outside) in refused.value.message and str(mac) in refused.value.message
     assert "limactl edit aishell --mount DIR:w" in refused.value.hint
@@ -75,7 +75,8 @@ def test_read_only_mount_does_not_count_as_shared(mac):
 
 def test_plan_outside_the_vm_mounts_exits_2_before_anything_runs(mac, tmp_path, capsys):
     outside = tmp_path / "elsewhere"
-    outside.mkdir()
+    (outside / ".aishell").mkdir(parents=True)
+    (outside / ".aishell" / "config.yaml").write_text("engine: podman\n")  # the VM's engine
     status = cli.main(["plan", "--json", "--project", str(outside)])
     assert status == EXIT_USAGE
     document = json.loads(capsys.readouterr().out)
@@ -84,7 +85,12 @@ def test_plan_outside_the_vm_mounts_exits_2_before_anything_runs(mac, tmp_path, 
 
 def test_without_the_vm_engine_nothing_is_refused(mac, monkeypatch, tmp_path):
     monkeypatch.setenv("CONTAINER_HOST", "unix:///Users/alice/.local/share/containers/podman/machine/podman.sock")
-    macos.require_mounted(tmp_path)  # the user's own engine: its mounts are not ours to judge
+    macos.require_mounted(tmp_path, "podman")  # the user's own engine: its mounts are not ours to judge
+
+
+def test_docker_desktop_beside_a_podman_vm_is_not_judged_by_the_vm_mounts(mac, tmp_path):
+    macos.export_engine_env()  # CONTAINER_HOST -> the VM; Docker stays on its own default socket
+    macos.require_mounted(tmp_path, "docker")
 
 
 def limactl_printing(tmp_path: Path, monkeypatch, text: str) -> None:

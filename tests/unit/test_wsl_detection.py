@@ -138,6 +138,6 @@ def test_a_launch_on_a_windows_drive_is_warned_through_the_platform_hook(monkeyp
 
     _pretend(monkeypatch, release("wsl2-6.6"))
     monkeypatch.setattr(platforms.sys, "platform", "linux")
-    [warning] = platforms.check_project(Path("/mnt/d/work/app"))
+    [warning] = platforms.check_project(Path("/mnt/d/work/app"), "docker")
     assert "/mnt/d" in warning
-    assert platforms.check_project(Path("/home/alice/app")) == []
+    assert platforms.check_project(Path("/home/alice/app"), "docker") == []
