@@ -32,3 +32,11 @@ def test_dockerd_runs_without_an_init_system_until_wsl_restarts(host):
 def test_container_runs_in_the_distribution(host):
     out = host.check_output("docker run --rm --network none localhost/aishell-verify:busybox echo wsl2-ok")
     assert out == "wsl2-ok"
+
+
+def test_iptables_stays_on_nftables_where_the_kernel_takes_docker_rules(host):
+    # The probe of tasks/wsl_iptables.yml ran and found nothing to switch (this kernel supports nf_tables).
+    facts = json.loads(host.file("/var/lib/aishell/molecule-wsl2-facts.json").content_string)
+    assert facts["nft_probe_rc"] == 0
+    assert host.check_output("readlink /etc/alternatives/iptables") == "/usr/sbin/iptables-nft"
+    assert "AISHELL-PROBE" not in host.check_output("iptables-nft -w -t nat -S")
