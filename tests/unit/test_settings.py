@@ -430,7 +430,9 @@ def test_every_schema_property_has_a_description_and_objects_are_closed():
     def walk(schema: dict, where: str) -> None:
         for name, sub in schema.get("properties", {}).items():
             assert sub.get("description"), f"{where}{name} has no description"
-            if sub.get("type") == "object" and name not in ("scan", "security"):
+            if name == "internal_hosts":  # a map: any key of the right form, each value checked
+                assert sub["propertyNames"] and sub["additionalProperties"]["pattern"], f"{where}{name} is unchecked"
+            elif sub.get("type") == "object" and name not in ("scan", "security"):
                 assert sub.get("additionalProperties") is False, f"{where}{name} is open"
             walk(sub, f"{where}{name}.")
             if "items" in sub:
