@@ -216,7 +216,7 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         limit_args=engine.limit_args(resources),
         hidden_files=[str(path) for path in hidden if not path.is_dir()],
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
-        network=network or {"mode": "open"},
+        network={**network, "sysctls": engine.internal_network_sysctls()} if network else {"mode": "open"},
         empty_file=str(empty_file) if hidden or (network or {}).get("mode") == "allowlist" else None,
         security={**SAFE_DEFAULTS, **(asdict(security) if security else {})},
         literal_env=literal,
@@ -238,11 +238,10 @@ def network_args(plan: LaunchPlan) -> list[str]:
     if mode == "open":
         return []
     # Alone on an internal network with no route out: the proxy (egress.py) is the only way out. No IPv6,
-    # no resolver (an empty resolv.conf: DNS cannot carry data out), and an address with no one behind it
-    # fails after one 0.1 s ARP probe instead of three seconds.
-    args = ["--network", str(plan.network["name"]), "--sysctl", "net.ipv6.conf.all.disable_ipv6=1",
-            "--sysctl", "net.ipv4.neigh.eth0.mcast_solicit=1", "--sysctl", "net.ipv4.neigh.eth0.retrans_time_ms=100",
-            "--volume", f"{plan.empty_file}:/etc/resolv.conf:ro"]
+    # and no resolver (an empty resolv.conf): DNS cannot carry data out.
+    args = ["--network", str(plan.network["name"]), "--volume", f"{plan.empty_file}:/etc/resolv.conf:ro"]
+    for sysctl in ["net.ipv6.conf.all.disable_ipv6=1", *plan.network["sysctls"]]:
+        args += ["--sysctl", sysctl]
     for name in PROXY_ENV_NAMES:
         args += ["--env", name]
     return args
