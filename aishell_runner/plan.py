@@ -130,10 +130,15 @@ def host_default_resources() -> dict[str, object]:
     return {"cpus": cpus, "memory": f"{max(memory_mb, 512)}m", "pids": 4096}
 
 
+def session_prefix(project: Path) -> str:
+    """What the names of a project's sessions start with."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-")[:24] or "project"
+    return f"aishell-{slug}-"
+
+
 def session_name(project: Path) -> str:
     """Unique per project and session, so several sessions can share a project."""
-    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-")[:24] or "project"
-    return f"aishell-{slug}-{secrets.token_hex(4)}"
+    return f"{session_prefix(project)}{secrets.token_hex(4)}"
 
 
 def project_labels(project: Path, harness: str) -> dict[str, str]:
