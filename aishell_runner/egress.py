@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import AishellError
 from .paths import state_dir
 
 PORT = 3128
@@ -152,8 +153,6 @@ def register(proxy: Proxy, names: Names, session: str, hosts: list[str]) -> str:
             return str(address)
     finally:
         os.unlink(draft.name)
-    from .errors import AishellError
-
     raise AishellError(f"no free address left on {names.sandboxes} ({proxy.network})",
                        hint="`aishell-run gc` frees the addresses of sessions that are gone")
 
