@@ -1022,11 +1022,6 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     )
     security = data.get("security", {})
     network = data.get("network", {})
-    for path, (layer, _) in merged.origins.items():
-        if path[:2] == ("network", "internal_hosts") and layer.path == context.project / PROJECT_CONFIG:
-            raise merged.error(path, "a project's settings cannot name internal hosts for the proxy to reach",
-                               "a cloned project must not open your network: put network.internal_hosts in "
-                               "~/.config/aishell/config.yaml or /etc/aishell/config.yaml")
     for name, address in network.get("internal_hosts", {}).items():
         checked(("network", "internal_hosts", name), address, _address_problem)
     if "subnet" in network:
@@ -1112,6 +1107,7 @@ def load_settings(
         if os.path.realpath(path) not in {os.path.realpath(seen) for seen in unique}:
             unique.insert(0, path)
     layers = [layer for layer in map(_read_layer, unique) if layer is not None]
+    _refuse_project_only_keys(next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None))
     runtime_dir = environ.get("XDG_RUNTIME_DIR")
     context = _Context(
         project=project,
@@ -1120,6 +1116,16 @@ def load_settings(
         allow_risky_mounts=allow_risky_mounts,
     )
     return _build(_merge(layers), context, tuple(layer.path for layer in layers))
+
+
+def _refuse_project_only_keys(project_layer: _Layer | None) -> None:
+    """Keys a project's own settings may not set: a cloned repository must not open the user's network."""
+    network = project_layer.data.get("network") if project_layer else None
+    if isinstance(network, dict) and "internal_hosts" in network:
+        raise project_layer.error(("network", "internal_hosts"),
+                                  "a project's settings cannot name internal hosts for the proxy to reach",
+                                  "put network.internal_hosts in ~/.config/aishell/config.yaml or "
+                                  "/etc/aishell/config.yaml")
 
 
 def schema_json() -> str:

@@ -465,7 +465,7 @@ def test_network_defaults_to_allowlist_and_layers_add_hosts(layers):
 
 def test_a_project_cannot_open_internal_hosts(layers):
     error = layers.error("network:\n  internal_hosts:\n    db.internal: 10.0.0.5\n")
-    assert_points_at(error, layers.project_file, 3, 'network.internal_hosts["db.internal"]')
+    assert_points_at(error, layers.project_file, 2, "network.internal_hosts")
     assert "~/.config/aishell/config.yaml" in error.hint
 
 
