@@ -195,7 +195,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     engine, plan = ready.engine, ready.plan
     argv = run_argv(plan)
     spec_file = ready.state / "launch.json"
-    warm = spec_file.is_file() and images.check(engine.name, ready.image_settings).all_current
+    # The egress image is not inspected here: the running proxy's label holds its inputs' hash.
+    sandbox_images = {**ready.image_settings, "sandbox_image_egress": False}
+    warm = spec_file.is_file() and images.check(engine.name, sandbox_images).all_current
     if warm:
         warm = json.loads(spec_file.read_text()).get("argv") == argv
     proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
