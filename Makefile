@@ -38,6 +38,7 @@ lint: venv
 molecule: provision-test
 	molecule test -s docker
 	molecule test -s podman
+	molecule test -s wsl2
 
 pytest: provision-test
 	pytest -q tests

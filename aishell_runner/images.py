@@ -82,6 +82,14 @@ def extension_hash(foundation: str, dockerfile: Path) -> str:
     return _filters().extension_hash(foundation, _sha256(dockerfile))
 
 
+EGRESS_FILES = ("templates/Dockerfile.egress.j2", "files/egress/squid.conf", "files/egress/policy")
+
+
+def egress_hash(foundation: str) -> str:
+    files = {Path(name).name: _sha256(role_dir() / name) for name in EGRESS_FILES}
+    return _filters().egress_hash(foundation, files)
+
+
 def extension_name(project: Path) -> str:
     """A project's image name: readable, and unique per project path."""
     slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-") or "project"
@@ -108,10 +116,11 @@ def image_labels(engine: str, name: str) -> dict[str, str] | None:
 class Freshness:
     foundation_current: bool
     extension_current: bool | None  # None: the project has no extension
+    egress_current: bool | None = None  # None: no egress proxy image wanted
 
     @property
     def all_current(self) -> bool:
-        return self.foundation_current and self.extension_current is not False
+        return self.foundation_current and self.extension_current is not False and self.egress_current is not False
 
 
 def check(engine: str, settings: dict[str, Any]) -> Freshness:
@@ -119,12 +128,16 @@ def check(engine: str, settings: dict[str, Any]) -> Freshness:
     wanted = foundation_hash(settings)
     labels = image_labels(engine, settings["sandbox_image_foundation_name"]) or {}
     foundation_current = labels.get(INPUTS_LABEL) == wanted
+    egress_current = None
+    if settings.get("sandbox_image_egress"):
+        egress_labels = image_labels(engine, settings["sandbox_image_egress_name"]) or {}
+        egress_current = egress_labels.get(INPUTS_LABEL) == egress_hash(wanted)
     dockerfile = settings.get("sandbox_image_extension_dockerfile")
     if not dockerfile:
-        return Freshness(foundation_current, None)
+        return Freshness(foundation_current, None, egress_current)
     ext_labels = image_labels(engine, settings["sandbox_image_extension_name"]) or {}
     extension_current = foundation_current and ext_labels.get(INPUTS_LABEL) == extension_hash(wanted, Path(dockerfile))
-    return Freshness(foundation_current, extension_current)
+    return Freshness(foundation_current, extension_current, egress_current)
 
 
 def image_facts(engine: str, name: str) -> dict[str, Any]:

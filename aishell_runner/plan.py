@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, Identity
 
 AGENT_COMMANDS = {
@@ -90,6 +91,8 @@ class LaunchPlan:
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
+    # network.mode; in allowlist mode the internal network the sandbox sits on and the hosts it may reach.
+    network: dict[str, object] = field(default_factory=lambda: {"mode": "open"})
     # Values of the variables the settings give literally; never printed.
     literal_env: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -112,6 +115,7 @@ class LaunchPlan:
             "env": sorted(self.env_names),
             "resources": self.resources,
             "security": self.security,
+            "network": self.network,
             "hash": self.digest(),
         }
 
@@ -126,10 +130,15 @@ def host_default_resources() -> dict[str, object]:
     return {"cpus": cpus, "memory": f"{max(memory_mb, 512)}m", "pids": 4096}
 
 
+def session_prefix(project: Path) -> str:
+    """What the names of a project's sessions start with."""
+    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-")[:24] or "project"
+    return f"aishell-{slug}-"
+
+
 def session_name(project: Path) -> str:
     """Unique per project and session, so several sessions can share a project."""
-    slug = re.sub(r"[^a-z0-9]+", "-", project.name.lower()).strip("-")[:24] or "project"
-    return f"aishell-{slug}-{secrets.token_hex(4)}"
+    return f"{session_prefix(project)}{secrets.token_hex(4)}"
 
 
 def project_labels(project: Path, harness: str) -> dict[str, str]:
@@ -168,7 +177,7 @@ def git_common_dir(project: Path) -> Path | None:
 def make_plan(*, engine: Engine, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
-              empty_file: Path | None = None, security=None,
+              empty_file: Path | None = None, security=None, network: dict[str, object] | None = None,
               environ: dict[str, str] | None = None) -> LaunchPlan:
     """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects."""
     environ = dict(os.environ if environ is None else environ)
@@ -212,16 +221,35 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         limit_args=engine.limit_args(resources),
         hidden_files=[str(path) for path in hidden if not path.is_dir()],
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
-        empty_file=str(empty_file) if hidden else None,
+        network={**network, "sysctls": engine.internal_network_sysctls()} if network else {"mode": "open"},
+        empty_file=str(empty_file) if hidden or (network or {}).get("mode") == "allowlist" else None,
         security={**SAFE_DEFAULTS, **(asdict(security) if security else {})},
         literal_env=literal,
     )
 
 
-def session_argv(argv: list[str], *, name: str, tty: bool | None = None) -> list[str]:
-    """A plan's command line made into one session's: its own name, a terminal when there is one."""
+def session_argv(argv: list[str], *, name: str, tty: bool | None = None, address: str | None = None) -> list[str]:
+    """A plan's command line made into one session's: its own name, a terminal when there is one, and in
+    allowlist mode the address its allowlist was registered for (egress.register)."""
     tty = sys.stdin.isatty() and sys.stdout.isatty() if tty is None else tty
-    return [*argv[:2], "--name", name, *(["--tty"] if tty else []), *argv[2:]]
+    return [*argv[:2], "--name", name, *(["--tty"] if tty else []), *(["--ip", address] if address else []),
+            *argv[2:]]
+
+
+def network_args(plan: LaunchPlan) -> list[str]:
+    mode = plan.network["mode"]
+    if mode == "none":
+        return ["--network", "none"]
+    if mode == "open":
+        return []
+    # Alone on an internal network with no route out: the proxy (egress.py) is the only way out. No IPv6,
+    # and no resolver (an empty resolv.conf): DNS cannot carry data out.
+    args = ["--network", str(plan.network["name"]), "--volume", f"{plan.empty_file}:/etc/resolv.conf:ro"]
+    for sysctl in ["net.ipv6.conf.all.disable_ipv6=1", *plan.network["sysctls"]]:
+        args += ["--sysctl", sysctl]
+    for name in PROXY_ENV_NAMES:
+        args += ["--env", name]
+    return args
 
 
 def run_argv(plan: LaunchPlan) -> list[str]:
@@ -239,6 +267,7 @@ def run_argv(plan: LaunchPlan) -> list[str]:
     if security["read_only_root"]:
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
     argv += plan.limit_args
+    argv += network_args(plan)
     # A private, writable home owned by the user; the agent's config is mounted into it.
     argv += ["--tmpfs", f"{plan.home}:rw,exec,{plan.home_owner},mode=0700"]
     if plan.passwd_dir:

@@ -18,6 +18,7 @@ import copy
 import difflib
 import functools
 import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -45,6 +46,7 @@ HARNESSES = ("claude", "codex", "gemini", "opencode", "shell")
 AGENTS = ("claude", "codex", "gemini", "opencode")
 BASE_SOURCES = ("registry", "debootstrap")
 NETWORK_MODES = ("allowlist", "open", "none")
+REGISTRIES = ("npm", "pypi", "debian", "github")
 
 # Patterns shared by the schema (for editors) and the checks below. The checks use `fullmatch`, because
 # jsonschema's `re.search` lets "$" match before a trailing newline.
@@ -53,6 +55,10 @@ VERSION_PATTERN = r"^([A-Za-z0-9._+~^-]+)?$"
 MEMORY_PATTERN = r"^[0-9]+[kmgKMG]?$"
 CAPABILITY_PATTERN = r"^[A-Z][A-Z_]*$"
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_PATTERN = rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$"
+IPV4_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$"
+SUBNET_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])$"
 PORT_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}:)?[0-9]{1,5}:[0-9]{1,5}$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$"
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -153,6 +159,15 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class NetworkSettings:
+    mode: str
+    allow: tuple[str, ...]
+    registries: tuple[str, ...]
+    internal_hosts: dict[str, str]
+    subnet: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
     engine: str
     harness: str
@@ -166,6 +181,7 @@ class Settings:
     exclude: tuple[str, ...]
     scan: ScanSettings
     security: SecuritySettings
+    network: NetworkSettings
     sources: tuple[Path, ...]
     raw: dict
 
@@ -272,10 +288,33 @@ SCHEMA: dict[str, Any] = {
             _text("One shell command.", minLength=1),
         ),
         "network": _object(
-            "Network policy (reserved: not enforced yet).",
+            "What the sandbox may reach (docs/security.md). allowlist: only the running agent's own hosts and "
+            "those listed here, through the egress proxy; open: the engine's default network; none: no network.",
             {
-                "mode": _text("allowlist, open or none.", enum=list(NETWORK_MODES)),
-                "allow": _list("Hosts the sandbox may reach in allowlist mode.", _text("A host name or address.")),
+                "mode": _text("allowlist, open or none.", enum=list(NETWORK_MODES), default="allowlist"),
+                "allow": _list(
+                    "Extra host names the sandbox may reach in allowlist mode: example.com (exactly), "
+                    "*.example.com (its subdomains).",
+                    _text("A host name, or *. and a domain.", pattern=HOST_PATTERN),
+                ),
+                "registries": _list(
+                    "Package registries to allow: npm (registry.npmjs.org), pypi (pypi.org, "
+                    "files.pythonhosted.org), debian (deb.debian.org, security.debian.org), github.",
+                    _text("A registry.", enum=list(REGISTRIES)),
+                ),
+                "internal_hosts": {
+                    "type": "object",
+                    "description": "Hosts on private addresses the proxy may reach, NAME: IPv4 address (e.g. a "
+                                   "company registry). Only in the system or user settings, never a project's. "
+                                   "List the names in allow too.",
+                    "propertyNames": {"pattern": HOST_PATTERN},
+                    "additionalProperties": _text("An IPv4 address.", pattern=IPV4_PATTERN),
+                },
+                "subnet": _text(
+                    "IPv4 subnet of the sandboxes' internal network (default 10.213.N.0/24, N from your user "
+                    "id). Change it when it collides with a network of yours.",
+                    pattern=SUBNET_PATTERN,
+                ),
             },
         ),
         "exclude": _list(
@@ -736,7 +775,35 @@ def _env_problem(value: Any) -> tuple[str, str] | None:
     )
 
 
+def _host_problem(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, str) and re.fullmatch(HOST_PATTERN[1:-1], value):
+        return None
+    return (f"{_show(value)} is not a host name",
+            "write a name such as api.example.com, or *.example.com for its subdomains (no scheme, port or path)")
+
+
+def _address_problem(value: Any) -> tuple[str, str] | None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return f"{_show(value)} is not an IPv4 address", "for example 10.1.2.3"
+    return None
+
+
+def _subnet_problem(value: Any) -> tuple[str, str] | None:
+    try:
+        subnet = ipaddress.IPv4Network(value)
+    except ValueError:
+        subnet = None
+    if subnet is not None and subnet.is_private and 16 <= subnet.prefixlen <= 28:
+        return None
+    return (f"{_show(value)} is not a private IPv4 subnet from /16 to /28",
+            "for example 10.213.7.0/24, with host bits zero")
+
+
 _VALUE_CHECKS: dict[str, Callable[[Any], tuple[str, str] | None]] = {
+    "allow": _host_problem,
+    "subnet": _subnet_problem,
     "version": _version_problem,
     "memory": _memory_problem,
     "ports": _port_problem,
@@ -976,6 +1043,11 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         for index, entry in enumerate(data.get("exclude", ()))
     )
     security = data.get("security", {})
+    network = data.get("network", {})
+    for name, address in network.get("internal_hosts", {}).items():
+        checked(("network", "internal_hosts", name), address, _address_problem)
+    if "subnet" in network:
+        checked(("network", "subnet"), network["subnet"], _subnet_problem)
     scan = data.get("scan", {})
     rules = tuple(
         ScanRule(id=rule["id"], severity=rule["severity"],
@@ -1007,6 +1079,13 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
             add_capabilities=tuple(dict.fromkeys(security.get("add_capabilities", ()))),
             no_new_privileges=security.get("no_new_privileges", True),
             seccomp=security.get("seccomp", "default"),
+        ),
+        network=NetworkSettings(
+            mode=network.get("mode", "allowlist"),
+            allow=tuple(dict.fromkeys(host.lower() for host in network.get("allow", ()))),
+            registries=tuple(dict.fromkeys(network.get("registries", ()))),
+            internal_hosts={name.lower(): address for name, address in network.get("internal_hosts", {}).items()},
+            subnet=network.get("subnet"),
         ),
         sources=sources,
         raw=copy.deepcopy(data),
@@ -1050,6 +1129,7 @@ def load_settings(
         if os.path.realpath(path) not in {os.path.realpath(seen) for seen in unique}:
             unique.insert(0, path)
     layers = [layer for layer in map(_read_layer, unique) if layer is not None]
+    _refuse_project_only_keys(next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None))
     runtime_dir = environ.get("XDG_RUNTIME_DIR")
     context = _Context(
         project=project,
@@ -1063,6 +1143,16 @@ def load_settings(
 
         enforce_locks(layers, merged, candidates[0])
     return _build(merged, context, tuple(layer.path for layer in layers))
+
+
+def _refuse_project_only_keys(project_layer: _Layer | None) -> None:
+    """Keys a project's own settings may not set: a cloned repository must not open the user's network."""
+    network = project_layer.data.get("network") if project_layer else None
+    if isinstance(network, dict) and "internal_hosts" in network:
+        raise project_layer.error(("network", "internal_hosts"),
+                                  "a project's settings cannot name internal hosts for the proxy to reach",
+                                  "put network.internal_hosts in ~/.config/aishell/config.yaml or "
+                                  "/etc/aishell/config.yaml")
 
 
 def schema_json() -> str:

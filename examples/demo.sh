@@ -12,7 +12,10 @@ echo "A sandbox session on ${project}:"
     echo "  inside: $(pwd) as uid $(id -u), capabilities: $(grep CapEff /proc/self/status | cut -f2)"
     echo "  claude: $(claude --version)"
     echo "  python: $(python3 hello.py)"
+    echo "  network: example.com answered $(curl -s -o /dev/null -w "%{http_connect}" https://example.com/) (the egress proxy: not on the allowlist)"
     date > sandbox-was-here.txt'
 
 echo "On the host:"
 ls -ln "${project}/sandbox-was-here.txt" | awk '{print "  owner " $3 ":" $4 "  " $9}'
+echo "What the proxy refused the sample project's sessions:"
+"${aishell_run}" logs --network --project "${project}"

@@ -18,6 +18,7 @@ MODULE_OF = {
     "exec": "launch", "plan": "launch",
     "scan": "scan",
     "ps": "sessions", "attach": "sessions", "stop": "sessions", "gc": "sessions",
+    "logs": "logs",
     "check": "check",
 }
 

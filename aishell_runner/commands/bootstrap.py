@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -24,8 +25,10 @@ EPILOG = """examples:
 
 It installs the engine from the distribution's packages, configures it,
 starts it (directly where there is no systemd) and runs a container to prove
-it works. Safe to run again: a converged machine is left as it is, and an
-interrupted run converges from wherever it stopped.
+it works. On macOS (run it without sudo) it makes a Lima VM with rootless
+Podman (or --engine docker) instead: see docs/platforms.md. Safe to run
+again: a converged machine is left as it is, and an interrupted run
+converges from wherever it stopped.
 
 exit status: 0 ok; 1 a task failed (the message names host, task, reason and
 the full log); 2 usage error (a wrong option, a value the role refuses, or no
@@ -54,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="existing user who gets rootless Podman (with --engine podman, or auto on RedHat); repeat for several",
     )
     parser.add_argument("--check", action="store_true", help="show what would change, change nothing")
+    parser.add_argument("--wsl-systemd", action="store_true",
+                        help="on WSL2: turn systemd on in /etc/wsl.conf, so that Docker runs as a service after "
+                             "`wsl --shutdown` (until then it is started without an init system)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -64,6 +70,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                            hint="add --engine podman", exit_code=EXIT_USAGE)
     _require_root()
     extravars = {"bootstrap_engines": engines, "container_runtime_rootless_users": args.rootless_user}
+    if args.wsl_systemd:  # only when asked: an extra var would override the inventory's choice
+        extravars["container_runtime_wsl_systemd"] = True
     title = "Checking this machine" if args.check else "Bootstrapping this machine"
     with ui.progress(title) as show_task:
         result = run_playbook("bootstrap.yml", extravars, check=args.check, on_task=show_task)
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _require_root() -> None:
     """Fail before Ansible starts, rather than at the first package task."""
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 or sys.platform == "darwin":  # macOS: Homebrew and Lima run as the user (roles/lima)
         return
     try:
         has_sudo = subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=10).returncode == 0
@@ -177,5 +185,8 @@ def _print_summary(ui: UI, result: PlaybookResult, check: bool) -> None:
         ui.out.print(engines)
     if users.row_count:
         ui.out.print(users)
+    for host, report in sorted(reports.items()):  # what the role says the user must do (e.g. WSL's restart)
+        for note in dict.fromkeys(report.get("notes") or []):
+            ui.out.print(f"note ({host}): {note}", markup=False, soft_wrap=True)
     changes = ", ".join(f"{host}: {count}" for host, count in sorted(result.changed.items())) or "none"
     ui.out.print(f"{'Would change' if check else 'Changed'} tasks: {changes}", markup=False)

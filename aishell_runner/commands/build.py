@@ -103,6 +103,8 @@ def _detect_engine() -> str:
 
 def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
     names = [settings["sandbox_image_foundation_name"]]
+    if settings.get("sandbox_image_egress"):
+        names.append(settings["sandbox_image_egress_name"])
     if settings.get("sandbox_image_extension_dockerfile"):
         names.append(settings["sandbox_image_extension_name"])
     rows = [{"name": name, "built": name in built, **images.image_facts(engine, name)} for name in names]

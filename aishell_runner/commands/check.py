@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .. import images
+from .. import images, platforms
 from ..engines import ENGINES, engine_answers
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_FAILURE, EXIT_OK
 from ..ui import UI
@@ -72,6 +72,7 @@ def findings() -> list[Finding]:
             free = shutil.disk_usage(root).free
             found.append(Finding(f"{name} free disk", free >= MIN_FREE_BYTES, f"{free / 1e9:.1f} GB free in {root}",
                                  "free some space, or run `aishell-run gc`" if free < MIN_FREE_BYTES else ""))
+    found += [Finding(*row) for row in platforms.findings()]  # Lima VM (macOS), WSL (aishell_runner/platforms/)
     ca = images.ca_bundle_path("auto")
     found.append(Finding("CA bundle", ca is not None, str(ca) if ca else "none found",
                          "" if ca else "install ca-certificates, or build with --ca-bundle PATH"))

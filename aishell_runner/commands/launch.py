@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from .. import images
+from .. import egress, images, platforms
 from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
@@ -21,7 +23,7 @@ from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, 
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
-from ..settings import Settings, load_settings
+from ..settings import Settings, SettingsError, load_settings
 from ..ui import UI
 
 # What `docker run` and `podman run` answer when the engine itself failed (not the command).
@@ -100,6 +102,8 @@ def _image_settings(settings: Settings, project: Path) -> dict:
         "sandbox_image_base_source": settings.image.base_source,
         "sandbox_image_base_fallback": settings.image.fallback,
         "sandbox_image_ca_bundle": settings.image.ca_bundle,
+        # The egress proxy's image is needed only for allowlist networking.
+        "sandbox_image_egress": settings.network.mode == "allowlist",
     }
     agents = dict(images.settings_with({})["sandbox_image_agents"])
     agents.update({name: agent.version for name, agent in settings.agents.items() if agent.version is not None})
@@ -110,11 +114,44 @@ def _image_settings(settings: Settings, project: Path) -> dict:
     return overrides
 
 
-def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, LaunchPlan, dict, Path]:
+@dataclass
+class Prepared:
+    """A launch's plan and everything needed to make it ready: images, and the proxy in allowlist mode."""
+
+    engine: Engine
+    plan: LaunchPlan
+    image_settings: dict
+    state: Path
+    egress: egress.Names | None = None
+    egress_hash: str = ""
+    internal_hosts: dict | None = None
+
+
+def _network(settings: Settings, harness: str, image_settings: dict) -> tuple[dict, egress.Names | None, str]:
+    """The plan's network part, and in allowlist mode the proxy's names and wanted configuration hash."""
+    network = settings.network
+    if network.mode != "allowlist":
+        return {"mode": network.mode}, None, ""
+    if settings.ports:
+        raise SettingsError("ports cannot be published from an allowlist sandbox (it has no way in or out but "
+                            "the proxy)", "set network.mode: open in the settings that publish ports",
+                            key="ports")
+    names = egress.names_for(os.getuid(), network.subnet)
+    wanted = egress.config_hash(images.egress_hash(images.foundation_hash(image_settings)), names,
+                                network.internal_hosts)
+    hosts = egress.allowlist(harness, network.allow, network.registries)
+    return {"mode": "allowlist", "name": names.sandboxes, "allow": hosts}, names, wanted
+
+
+def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
     project = project_root(args.project)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
+    # macOS: refused outside the Lima VM's mounts; WSL2: warned on /mnt/<drive> (aishell_runner/platforms/).
+    for warning in platforms.check_project(project, engine.name):
+        if ui is not None:
+            ui.err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})
     harness = args.harness or settings.harness
     hidden = excluded_paths(project, settings.exclude)
@@ -132,6 +169,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
     elif harness != "shell":
         extra = settings.agents.get(harness)
         command = [harness, *(extra.args if extra else ())]
+    network, names, egress_hash = _network(settings, harness, image_settings)
     plan = make_plan(
         engine=engine, image=images.wanted_image(image_settings), project=project, harness=harness,
         command=command, settings_mounts=settings.mounts, settings_env=settings.env,
@@ -142,42 +180,60 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> tuple[Engine, Lau
         pre_start=settings.pre_start,
         hidden=tuple(hidden),
         security=settings.security,
+        network=network,
         empty_file=state_dir() / "empty",
     )
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
         plan.passwd_dir = str(state)
-    return engine, plan, image_settings, state
+    return Prepared(engine, plan, image_settings, state, names, egress_hash, settings.network.internal_hosts)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    engine, plan, image_settings, state = prepare(args, ui)
+    ready = prepare(args, ui)
+    engine, plan = ready.engine, ready.plan
     argv = run_argv(plan)
-    spec_file = state / "launch.json"
-    warm = spec_file.is_file() and images.check(engine.name, image_settings).all_current
+    spec_file = ready.state / "launch.json"
+    # The egress image is not inspected here: the running proxy's label holds its inputs' hash.
+    sandbox_images = {**ready.image_settings, "sandbox_image_egress": False}
+    warm = spec_file.is_file() and images.check(engine.name, sandbox_images).all_current
     if warm:
         warm = json.loads(spec_file.read_text()).get("argv") == argv
-    if not warm:
-        _prepare_cold(ui, plan, argv, image_settings, state)
+    proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
+    if not warm or (ready.egress and proxy is None):
+        _prepare_cold(ui, ready, argv)
+        if ready.egress:
+            proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash)
+            if proxy is None:
+                raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
+                                   hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
     spec = json.loads(spec_file.read_text())
     _create_agent_config(plan)
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)
+    address = None
     try:
-        argv = engine.pass_secrets(session_argv(spec["argv"], name=name), name, plan.secret_names, env)
+        if proxy is not None:
+            address = egress.register(proxy, ready.egress, name, plan.network["allow"])
+            env.update(proxy.env())
+        argv = engine.pass_secrets(session_argv(spec["argv"], name=name, address=address), name,
+                                   plan.secret_names, env)
         status = run_session(engine, argv, name, env)
     finally:
         engine.forget_secrets(name)
+        if address:
+            egress.unregister(ready.egress, address)
     if status == ENGINE_FAILED and not engine_answers(engine.name):
         raise unavailable(engine.name)
     return status
 
 
-def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dict, state: Path) -> None:
+def _prepare_cold(ui: UI, ready: Prepared, argv: list[str]) -> None:
+    plan, state = ready.plan, ready.state
     extravars = {
-        **images.playbook_vars(image_settings),
+        **images.playbook_vars(ready.image_settings),
         "sandbox_launch_engine": plan.engine,
         "sandbox_launch_state_dir": str(state),
         "sandbox_launch_argv": argv,
@@ -187,6 +243,8 @@ def _prepare_cold(ui: UI, plan: LaunchPlan, argv: list[str], image_settings: dic
         "sandbox_launch_gid": plan.gid,
         "sandbox_launch_home": plan.home,
     }
+    if ready.egress:
+        extravars.update(egress.role_vars(plan.engine, ready.egress, ready.egress_hash, ready.internal_hosts))
     from ..playbook import run_playbook  # here: a warm launch starts no Ansible and need not import its runner
 
     with ui.progress("Preparing the sandbox") as show_task:
@@ -222,7 +280,7 @@ def _create_empty_file(plan: LaunchPlan) -> None:
 
 
 def show_plan(args: argparse.Namespace, ui: UI) -> int:
-    _engine, plan, _image_settings, _state = prepare(args)
+    plan = prepare(args).plan
     public = plan.public()
     if ui.json_mode:
         ui.emit_json(public)
@@ -241,6 +299,8 @@ def show_plan(args: argparse.Namespace, ui: UI) -> int:
         table.add_row("hidden (seen empty)", "\n".join(public["hidden"]))
     table.add_row("env (names)", ", ".join(public["env"]))
     table.add_row("resources", json.dumps(public["resources"]))
+    table.add_row("network", plan.network["mode"] + (f": {', '.join(plan.network['allow']) or 'nothing'}"
+                                                      if plan.network["mode"] == "allowlist" else ""))
     table.add_row("argv", " ".join(public["argv"]))
     ui.out.print(table)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ..egress import forget_gone, names_for
 from ..engines import ENGINES, engine_answers
 from ..engines.base import Engine
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_USAGE, AishellError
@@ -122,6 +123,7 @@ def stop(args: argparse.Namespace, ui: UI) -> int:
 
 def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
     removed: list[str] = []
+    all_live: set[str] = set()
     for engine in _engines():
         live = set()
         for container in engine.containers([SANDBOX]):
@@ -132,11 +134,14 @@ def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
                 engine.remove(row["name"])
                 removed.append(f"{engine.name} container {row['name']}")
         removed += [f"{engine.name} secret {secret}" for secret in engine.leftover_secrets(live)]
+        all_live |= live
         images = subprocess.run(engine.command("images", "--quiet", "--filter", "dangling=true",
                                                "--filter", "label=org.aishell.role"), capture_output=True, text=True)
         for image in sorted(set(images.stdout.split())):
             if subprocess.run(engine.command("rmi", image), capture_output=True).returncode == 0:
                 removed.append(f"{engine.name} image {image}")
+    # One allowlist directory serves the user's proxies on every engine.
+    removed += [f"egress registration of {session}" for session in forget_gone(names_for(os.getuid(), None), all_live)]
     if ui.json_mode:
         ui.emit_json({"removed": removed})
     else:

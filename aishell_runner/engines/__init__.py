@@ -8,6 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from .. import platforms
 from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
 from .base import Engine
 from .docker import Docker
@@ -19,6 +20,7 @@ ENGINES: dict[str, type[Engine]] = {"docker": Docker, "podman": Podman}
 def engine_answers(name: str, *, quick: bool = False) -> bool:
     """Whether the engine works. `quick` trusts an installed Podman: it has no daemon to ask, and
     `podman info` costs 0.1 to 0.3 s of every launch; a launch that fails asks thoroughly then."""
+    platforms.use_vm_engine()  # macOS: the Lima VM's engine, found without flags (platforms/macos.py)
     if shutil.which(name) is None:
         return False
     if name == "docker" and (socket := _local_docker_socket()):

@@ -41,6 +41,10 @@ class Engine(ABC):
         """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""
         return f"uid={identity.uid},gid={identity.gid}"
 
+    def internal_network_sysctls(self) -> list[str]:
+        """Sysctls a sandbox on an internal network needs so that unreachable addresses fail at once."""
+        return []
+
     def uses_passwd_files(self) -> bool:
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""
         return True

@@ -1,7 +1,10 @@
 """Integration tests need the engines that `make test` provisions (tests/provision.yml)."""
 
+import shlex
 import shutil
 import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,50 @@ def run_as_rootless_user(command: str) -> subprocess.CompletedProcess:
 def sandbox_config(engine: str) -> str:
     """Project settings for a sandbox on `engine` that reuses the images the image tests built."""
     return f"engine: {engine}\n{IMAGE_CONFIG}"
+
+
+class Sandbox:
+    """aishell-run on one engine, in a fresh project of the user who runs it."""
+
+    def __init__(self, engine: str, root: Path, as_user: bool):
+        self.engine, self.root, self.as_user = engine, root, as_user
+        # The user settings layer of this sandbox's runs (beside the project, not in it).
+        self.config_home = root.parent / f"{root.name}.config"
+
+    def shell(self, command: str) -> subprocess.CompletedProcess:
+        """A shell command on the host, as the sandbox's user."""
+        if self.as_user:
+            return run_as_rootless_user(f"sh -c {shlex.quote(command)}")
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+
+    def configure(self, extra: str = "") -> None:
+        config = sandbox_config(self.engine) + extra
+        done = self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
+                          f"{self.root}/.aishell/config.yaml")
+        assert done.returncode == 0, done.stderr
+
+    def configure_user(self, config: str) -> None:
+        done = self.shell(f"mkdir -p {self.config_home}/aishell && printf %s {shlex.quote(config)} > "
+                          f"{self.config_home}/aishell/config.yaml")
+        assert done.returncode == 0, done.stderr
+
+    def aishell(self, arguments: str) -> subprocess.CompletedProcess:
+        """`aishell-run ARGUMENTS` in the project, with this sandbox's user settings."""
+        aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
+                                                                                    "aishell-run")
+        return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {aishell} {arguments}")
+
+    def run(self, command: str) -> subprocess.CompletedProcess:
+        return self.aishell(f"exec -- sh -c {shlex.quote(command)}")
+
+    def remove(self) -> None:
+        self.shell(f"rm -rf {self.root} {self.config_home}")
+
+
+def new_sandbox(kind: str, tmp_dir: Path) -> Sandbox:
+    """A fresh project: "docker" run by root, or "rootless-podman" run by the test user in its home."""
+    if kind == "docker":
+        return Sandbox("docker", tmp_dir / "project", as_user=False)
+    home = subprocess.run(["getent", "passwd", ROOTLESS_USER], capture_output=True, text=True,
+                          check=True).stdout.split(":")[5]
+    return Sandbox("podman", Path(home) / f"project-{uuid.uuid4().hex[:8]}", as_user=True)

@@ -1,58 +1,27 @@
 """Escape probes inside real sandboxes, on Docker (as root) and rootless Podman (as the test user).
 
 Each probe is its own test and asserts what the sandbox must refuse. The
-network-policy probes come with the egress proxy (docs/security.md).
+network-policy probes are in test_network_policy.py.
 """
 
 from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user, sandbox_config
-
-
-class Sandbox:
-    """aishell-run on one engine, in a fresh project of the user who runs it."""
-
-    def __init__(self, engine: str, root: Path, as_user: bool):
-        self.engine, self.root, self.as_user = engine, root, as_user
-
-    def shell(self, command: str) -> subprocess.CompletedProcess:
-        """A shell command on the host, as the sandbox's user."""
-        if self.as_user:
-            return run_as_rootless_user(f"sh -c {shlex.quote(command)}")
-        return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
-
-    def configure(self, extra: str = "") -> None:
-        config = sandbox_config(self.engine) + extra
-        done = self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
-                          f"{self.root}/.aishell/config.yaml")
-        assert done.returncode == 0, done.stderr
-
-    def run(self, command: str) -> subprocess.CompletedProcess:
-        aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
-                                                                                    "aishell-run")
-        return self.shell(f"cd {self.root} && {aishell} exec -- sh -c {shlex.quote(command)}")
+from tests.integration.conftest import Sandbox, new_sandbox
 
 
 @pytest.fixture(params=["docker", "rootless-podman"])
 def sandbox(request, tmp_path):
-    if request.param == "docker":
-        box = Sandbox("docker", tmp_path / "project", as_user=False)
-    else:
-        home = subprocess.run(["sh", "-c", f"getent passwd {ROOTLESS_USER} | cut -d: -f6"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        box = Sandbox("podman", Path(home) / f"escape-{uuid.uuid4().hex[:8]}", as_user=True)
+    box = new_sandbox(request.param, tmp_path)
     box.configure()
     yield box
-    box.shell(f"rm -rf {box.root}")
+    box.remove()
 
 
 def memory_limit_applies(sandbox: Sandbox) -> bool:

@@ -430,7 +430,9 @@ def test_every_schema_property_has_a_description_and_objects_are_closed():
     def walk(schema: dict, where: str) -> None:
         for name, sub in schema.get("properties", {}).items():
             assert sub.get("description"), f"{where}{name} has no description"
-            if sub.get("type") == "object" and name not in ("scan", "security", "locks"):
+            if name == "internal_hosts":  # a map: any key of the right form, each value checked
+                assert sub["propertyNames"] and sub["additionalProperties"]["pattern"], f"{where}{name} is unchecked"
+            elif sub.get("type") == "object" and name not in ("scan", "security", "locks"):
                 assert sub.get("additionalProperties") is False, f"{where}{name} is open"
             walk(sub, f"{where}{name}.")
             if "items" in sub:
@@ -445,3 +447,45 @@ def test_docs_mention_every_top_level_key():
     for key in settings.SCHEMA["properties"]:
         assert f"{key}:" in text
     assert "yaml-language-server: $schema=" in text
+
+
+# --------------------------------------------------------------------------------------------------- network
+
+
+def test_network_defaults_to_allowlist_and_layers_add_hosts(layers):
+    assert layers.load().network == settings.NetworkSettings("allowlist", (), (), {}, None)
+    layers.write(system="network: {allow: [corp.example.com]}\n",
+                 user="network: {internal_hosts: {git.corp.test: 10.1.2.3}, subnet: 10.9.0.0/24}\n",
+                 project="network:\n  allow: ['*.Example.org']\n  registries: [npm, npm]\n")
+    network = layers.load().network
+    assert network.allow == ("corp.example.com", "*.example.org")
+    assert network.registries == ("npm",)
+    assert network.internal_hosts == {"git.corp.test": "10.1.2.3"} and network.subnet == "10.9.0.0/24"
+
+
+def test_a_project_cannot_open_internal_hosts(layers):
+    error = layers.error("network:\n  internal_hosts:\n    db.internal: 10.0.0.5\n")
+    assert_points_at(error, layers.project_file, 2, "network.internal_hosts")
+    assert "~/.config/aishell/config.yaml" in error.hint
+
+
+@pytest.mark.parametrize(("text", "line", "key", "problem"), [
+    ("network:\n  allow: ['https://example.com/x']\n", 2, "network.allow[0]", "is not a host name"),
+    ("network:\n  allow: ['*']\n", 2, "network.allow[0]", "is not a host name"),
+    ("network:\n  mode: closed\n", 2, "network.mode", "is not one of"),
+    ("network:\n  registries: [maven]\n", 2, "network.registries[0]", "is not one of"),
+    ("network:\n  subnet: 8.8.8.0/24\n", 2, "network.subnet", "is not a private IPv4 subnet"),
+    ("network:\n  subnet: 10.0.0.1/24\n", 2, "network.subnet", "is not a private IPv4 subnet"),
+])
+def test_bad_network_settings_name_the_key(layers, text, line, key, problem):
+    error = layers.error(text)
+    assert_points_at(error, layers.project_file, line, key)
+    assert problem in str(error)
+
+
+def test_an_internal_host_needs_a_real_address(layers):
+    layers.write(user="network:\n  internal_hosts:\n    db.internal: 10.0.0.300\n")
+    with pytest.raises(SettingsError) as caught:
+        layers.load()
+    assert_points_at(caught.value, layers.user, 3, 'network.internal_hosts["db.internal"]')
+    assert "is not an IPv4 address" in str(caught.value)

@@ -42,6 +42,11 @@ def extension_hash(foundation: str, dockerfile_sha256: str) -> str:
     return _digest({"foundation": foundation, "dockerfile": dockerfile_sha256})
 
 
+def egress_hash(foundation: str, files_sha256: dict[str, str]) -> str:
+    """Hash of the egress proxy image's inputs: its files, and the foundation whose base it shares."""
+    return _digest({"foundation": foundation, "files": files_sha256})
+
+
 def agent_packages(agents: dict[str, str], packages: dict[str, str]) -> list[str]:
     """npm install arguments (`package@version`) for the enabled agents, in a stable order."""
     return [f"{packages[name]}@{version}" for name, version in sorted(agents.items()) if version]
@@ -95,6 +100,7 @@ class FilterModule:
         return {
             "aishell_foundation_hash": foundation_hash,
             "aishell_extension_hash": extension_hash,
+            "aishell_egress_hash": egress_hash,
             "aishell_agent_packages": agent_packages,
             "aishell_image_report": image_report,
             "aishell_build_failure": build_failure,

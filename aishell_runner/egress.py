@@ -1,0 +1,180 @@
+"""Allowlist networking: the shared egress proxy, and each session's place behind it.
+
+A sandbox in allowlist mode sits alone on an internal network with no route
+anywhere and no resolver; its only way out is the egress proxy (squid, see
+roles/egress_proxy), which relays a request only when the host name is on
+that session's allowlist. The proxy is one per engine and user, started by
+the launch playbook and reused by every session.
+
+A session is known to the proxy by its address: before the sandbox starts,
+`register` picks a free address on the internal network and writes the
+session's allowlist to clients/<address>; the sandbox is started with that
+`--ip`, and the file is removed when the session ends. Creating the file is
+the reservation (a hard link cannot replace an existing one), so concurrent
+launches never share an address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import random
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AishellError
+from .paths import state_dir
+
+PORT = 3128
+CONFIG_LABEL = "org.aishell.egress-config"
+# Each agent's own API and sign-in hosts (from each vendor's network documentation).
+AGENT_HOSTS = {
+    "claude": ["api.anthropic.com", "console.anthropic.com", "statsig.anthropic.com", "claude.ai",
+               "platform.claude.com"],
+    "codex": ["api.openai.com", "auth.openai.com", "chatgpt.com"],
+    "gemini": ["generativelanguage.googleapis.com", "cloudcode-pa.googleapis.com", "oauth2.googleapis.com",
+               "accounts.google.com", "www.googleapis.com"],
+    "opencode": ["opencode.ai", "models.dev", "api.anthropic.com", "api.openai.com", "openrouter.ai"],
+    "shell": [],
+}
+REGISTRY_HOSTS = {
+    "npm": ["registry.npmjs.org"],
+    "pypi": ["pypi.org", "files.pythonhosted.org"],
+    "debian": ["deb.debian.org", "security.debian.org"],
+    "github": ["github.com", "codeload.github.com", "*.githubusercontent.com"],
+}
+# Never through the proxy: the sandbox's own loopback.
+NO_PROXY = "localhost,127.0.0.1,::1"
+# What points the tools inside at the proxy (Node's own fetch needs the last one).
+ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "NODE_USE_ENV_PROXY")
+
+
+@dataclass(frozen=True)
+class Names:
+    """One user's proxy, its networks and its allowlist directory."""
+
+    proxy: str
+    outbound: str
+    sandboxes: str
+    subnet: str
+    config_dir: Path
+
+    @property
+    def clients(self) -> Path:
+        return self.config_dir / "clients"
+
+
+def names_for(uid: int, subnet: str | None) -> Names:
+    # Per user: on a shared Docker Engine, each user's sessions have their own proxy and allowlist directory.
+    return Names(proxy=f"aishell-egress-{uid}", outbound=f"aishell-egress-{uid}",
+                 sandboxes=f"aishell-sandboxes-{uid}", subnet=subnet or f"10.213.{uid % 256}.0/24",
+                 config_dir=state_dir() / "egress")
+
+
+def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...]) -> list[str]:
+    """The agent's own hosts, then the registries asked for, then the settings' hosts; no repeats."""
+    hosts = [*AGENT_HOSTS[harness], *(h for r in registries for h in REGISTRY_HOSTS[r]), *allow]
+    return list(dict.fromkeys(hosts))
+
+
+def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
+    """What the running proxy must match (its label); anything else makes the launch recreate it."""
+    inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.sandboxes, names.subnet],
+              "config_dir": str(names.config_dir), "internal_hosts": internal_hosts}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[str, str]) -> dict[str, object]:
+    """Extra vars for the egress_proxy role."""
+    return {
+        "egress_proxy_engine": engine,
+        "egress_proxy_name": names.proxy,
+        "egress_proxy_outbound_network": names.outbound,
+        "egress_proxy_sandbox_network": names.sandboxes,
+        "egress_proxy_subnet": names.subnet,
+        "egress_proxy_config_dir": str(names.config_dir),
+        "egress_proxy_internal_hosts": internal_hosts,
+        "egress_proxy_config_hash": wanted_hash,
+    }
+
+
+@dataclass(frozen=True)
+class Proxy:
+    address: ipaddress.IPv4Address
+    network: ipaddress.IPv4Network
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{PORT}"
+
+    def env(self) -> dict[str, str]:
+        """The variables that send the tools inside through the proxy (Node's fetch needs its own switch)."""
+        values = [self.url, self.url, NO_PROXY] * 2 + ["1"]
+        return dict(zip(ENV_NAMES, values, strict=True))
+
+
+def running_proxy(engine: str, names: Names, wanted_hash: str) -> Proxy | None:
+    """The proxy when it runs with the wanted configuration (one inspect), else None."""
+    template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
+                "{{json .NetworkSettings.Networks}}")
+    run = subprocess.run([engine, "container", "inspect", "--format", template, names.proxy],
+                         capture_output=True, text=True)
+    running, _, rest = run.stdout.strip().partition(" ")
+    label, _, networks = rest.partition(" ")
+    if run.returncode != 0 or running != "true" or label != wanted_hash:
+        return None
+    attached = (json.loads(networks or "null") or {}).get(names.sandboxes) or {}
+    if not attached.get("IPAddress"):
+        return None
+    interface = ipaddress.IPv4Interface(f"{attached['IPAddress']}/{attached['IPPrefixLen']}")
+    return Proxy(interface.ip, interface.network)
+
+
+def register(proxy: Proxy, names: Names, session: str, hosts: list[str]) -> str:
+    """Reserve a free address for `session` and publish its allowlist there; returns the address."""
+    names.clients.mkdir(parents=True, exist_ok=True)
+    content = "".join(f"{line}\n" for line in [f"session={session}", *hosts])
+    with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
+        draft.write(content)
+    os.chmod(draft.name, 0o644)  # the proxy reads it as its own unprivileged user
+    try:
+        gateway = next(proxy.network.hosts())  # reserved by the engine, though no one holds it
+        free = [host for host in proxy.network.hosts() if host not in (gateway, proxy.address)]
+        random.shuffle(free)
+        for address in free:
+            try:
+                os.link(draft.name, names.clients / str(address))
+            except FileExistsError:
+                continue
+            return str(address)
+    finally:
+        os.unlink(draft.name)
+    raise AishellError(f"no free address left on {names.sandboxes} ({proxy.network})",
+                       hint="`aishell-run gc` frees the addresses of sessions that are gone")
+
+
+def unregister(names: Names, address: str) -> None:
+    (names.clients / address).unlink(missing_ok=True)
+
+
+def sessions_of(names: Names) -> dict[str, str]:
+    """Registered client address -> session id."""
+    found = {}
+    for path in names.clients.glob("[0-9]*") if names.clients.is_dir() else ():
+        first = path.read_text(errors="replace").partition("\n")[0]
+        found[path.name] = first.removeprefix("session=")
+    return found
+
+
+def forget_gone(names: Names, live_sessions: set[str]) -> list[str]:
+    """Remove the registrations of sessions whose sandbox is gone (a killed wrapper's); returns them."""
+    gone = []
+    for address, session in sessions_of(names).items():
+        if session not in live_sessions:
+            unregister(names, address)
+            gone.append(session)
+    return gone
