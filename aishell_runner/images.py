@@ -9,12 +9,10 @@ costs a few tens of milliseconds and starts no Ansible.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import subprocess
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 import yaml
 
 from .errors import AishellError
-from .paths import project_root
+from .paths import project_root, role_plugin
 
 INPUTS_LABEL = "org.aishell.inputs"
 
@@ -31,13 +29,8 @@ def role_dir() -> Path:
     return project_root() / "roles" / "sandbox_image"
 
 
-@cache
 def _filters() -> ModuleType:
-    path = role_dir() / "filter_plugins" / "image_inputs.py"
-    spec = importlib.util.spec_from_file_location("aishell_image_inputs", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return role_plugin("sandbox_image", "image_inputs.py")
 
 
 def _role_yaml(name: str) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 
 def project_root() -> Path:
@@ -22,3 +25,13 @@ def cache_dir() -> Path:
     """XDG cache directory: results that can be recomputed (validated settings, scan results)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "aishell"
+
+
+@cache
+def role_plugin(role: str, filename: str) -> ModuleType:
+    """A role's filter plugin, loaded as a module: the CLI uses the role's own rules, so the two agree."""
+    path = project_root() / "roles" / role / "filter_plugins" / filename
+    spec = importlib.util.spec_from_file_location(f"aishell_{role}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

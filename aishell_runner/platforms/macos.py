@@ -10,17 +10,15 @@ instance's lima.yaml and looks for the socket, which costs no process.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from ..errors import UsageError
-from ..paths import project_root
+from ..paths import role_plugin
 
 # Where Homebrew puts limactl when the shell's PATH does not say: Apple silicon, then Intel.
 HOMEBREW_BINS = ("/opt/homebrew/bin", "/usr/local/bin")
@@ -40,14 +38,9 @@ def instance_dir() -> Path:
     return Path(os.environ.get("LIMA_HOME") or Path.home() / ".lima") / instance_name()
 
 
-@cache
 def rules() -> ModuleType:
     """The lima role's own reading of Lima's answers (roles/lima/filter_plugins/lima_instance.py)."""
-    path = project_root() / "roles" / "lima" / "filter_plugins" / "lima_instance.py"
-    spec = importlib.util.spec_from_file_location("aishell_lima_rules", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return role_plugin("lima", "lima_instance.py")
 
 
 def _config() -> dict | None:

@@ -6,22 +6,15 @@ from there, so a bootstrap and a launch cannot disagree about what WSL is.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from ..paths import project_root
+from ..paths import role_plugin
 
 
-@cache
 def rules() -> ModuleType:
-    path = project_root() / "roles" / "container_runtime" / "filter_plugins" / "wsl.py"
-    spec = importlib.util.spec_from_file_location("aishell_wsl_rules", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return role_plugin("container_runtime", "wsl.py")
 
 
 def kind() -> str:

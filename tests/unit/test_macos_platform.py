@@ -73,7 +73,11 @@ def test_read_only_mount_does_not_count_as_shared(mac):
     assert macos.mounted_dirs(macos._config()) == [mac]
 
 
-def test_plan_outside_the_vm_mounts_exits_2_before_anything_runs(mac, tmp_path, capsys):
+def test_plan_outside_the_vm_mounts_exits_2_before_anything_runs(mac, tmp_path, capsys, monkeypatch):
+    from aishell_runner.commands import launch
+    from aishell_runner.engines.podman import Podman
+
+    monkeypatch.setattr(launch, "choose_engine", lambda _setting: Podman())  # the VM's engine, without a podman here
     outside = tmp_path / "elsewhere"
     (outside / ".aishell").mkdir(parents=True)
     (outside / ".aishell" / "config.yaml").write_text("engine: podman\n")  # the VM's engine
