@@ -17,6 +17,7 @@ from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
 
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
 FOUNDATION = "localhost/aishell-foundation:latest"
+EGRESS = "localhost/aishell-egress:latest"  # the egress proxy's image, built with the foundation
 # Offline base, and only Claude Code: the other agents would only add minutes.
 SMALL = ["--base-source", "debootstrap", "--agent", "codex=", "--agent", "gemini=", "--agent", "opencode="]
 
@@ -51,7 +52,7 @@ def built(document):
 
 
 def extension(document):
-    return document["images"][1]["name"]
+    return document["images"][-1]["name"]  # after the foundation and the egress image
 
 
 def test_foundation_builds_on_the_offline_base_with_the_agent_inside(project):
@@ -61,6 +62,15 @@ def test_foundation_builds_on_the_offline_base_with_the_agent_inside(project):
     assert foundation["size_bytes"] > 0
     assert in_image(FOUNDATION, "claude --version").stdout.startswith("2.1.332")
     assert in_image(FOUNDATION, "detect-secrets --version").returncode == 0
+
+
+def test_the_egress_image_is_squid_on_the_same_base_run_unprivileged(project):
+    document = build(project)
+    egress = next(image for image in document["images"] if image["name"] == EGRESS)
+    assert egress["base"] == "debootstrap" and egress["size_bytes"] > 0
+    run = in_image(EGRESS, "id -un; squid -k parse -f /etc/squid/squid.conf 2>&1 | grep -ci error; test -x "
+                           "/usr/local/lib/aishell-egress/policy && echo helper")
+    assert run.stdout.split() == ["proxy", "0", "helper"], run.stdout + run.stderr
 
 
 def test_foundation_keeps_no_compiler_package_lists_or_npm_cache(project):
@@ -88,7 +98,7 @@ def test_edited_extension_rebuilds_only_the_extension(project):
     foundation_before = image_id(FOUNDATION)
     (project / ".aishell" / "Dockerfile").write_text(f"FROM {FOUNDATION}\nRUN echo two > /etc/aishell-extension\n")
     document = build(project)
-    assert built(document) == {FOUNDATION: False, extension(document): True}
+    assert built(document) == {FOUNDATION: False, EGRESS: False, extension(document): True}
     assert image_id(FOUNDATION) == foundation_before
     assert in_image(extension(document), "cat /etc/aishell-extension").stdout.strip() == "two"
 
@@ -128,12 +138,12 @@ def test_unreachable_registry_falls_back_to_the_offline_base(project):
     document = build(project, "--base-source", "registry")
     assert document["images"][0]["base"] == "debootstrap"
     assert document["fell_back_to_offline_base"] is True
-    assert built(document) == {FOUNDATION: True, extension(document): True}
+    assert built(document) == {FOUNDATION: True, EGRESS: True, extension(document): True}
 
 
 def test_new_agent_version_rebuilds_the_foundation_then_the_extension(project):
     document = build(project, "--agent", "claude=2.1.331")
-    assert built(document) == {FOUNDATION: True, extension(document): True}
+    assert built(document) == {FOUNDATION: True, EGRESS: True, extension(document): True}
     assert in_image(extension(document), "claude --version").stdout.startswith("2.1.331")
     build(project)  # back to the default pins for whoever comes next
 
@@ -162,7 +172,7 @@ def test_rootful_podman_builds_the_foundation(tmp_path):
     assert run.returncode == 0, run.stderr
     document = json.loads(run.stdout)
     assert document["engine"] == "podman"
-    assert [image["name"] for image in document["images"]] == [FOUNDATION]
+    assert [image["name"] for image in document["images"]] == [FOUNDATION, EGRESS]
     version = subprocess.run(["podman", "run", "--rm", FOUNDATION, "claude", "--version"], capture_output=True,
                              text=True)
     assert version.stdout.startswith("2.1.332"), version.stderr
