@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,44 +11,6 @@ from aishell_runner import settings
 from aishell_runner.settings import AgentSettings, EnvVar, Mount, SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Layers:
-    """A system file, a user file and a project, all under tmp_path, and a fake home directory."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.home = root / "home"
-        self.project = self.home / "proj"
-        (self.project / ".aishell").mkdir(parents=True)
-        self.system = root / "etc" / "config.yaml"
-        self.user = self.home / ".config" / "aishell" / "config.yaml"
-        self.system.parent.mkdir(parents=True)
-        self.user.parent.mkdir(parents=True)
-
-    @property
-    def project_file(self) -> Path:
-        return self.project / ".aishell" / "config.yaml"
-
-    def write(self, *, system: str | None = None, user: str | None = None, project: str | None = None) -> None:
-        for path, text in ((self.system, system), (self.user, user), (self.project_file, project)):
-            if text is not None:
-                path.write_text(textwrap.dedent(text))
-
-    def load(self, **kwargs):
-        kwargs.setdefault("environ", {"HOME": str(self.home)})
-        return load_settings(self.project, system_file=self.system, user_file=self.user, **kwargs)
-
-    def error(self, project_text: str, **kwargs) -> SettingsError:
-        self.write(project=project_text)
-        with pytest.raises(SettingsError) as caught:
-            self.load(**kwargs)
-        return caught.value
-
-
-@pytest.fixture
-def layers(tmp_path: Path) -> Layers:
-    return Layers(tmp_path)
 
 
 def assert_points_at(error: SettingsError, file: Path, line: int, key: str) -> None:

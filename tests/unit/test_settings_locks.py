@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from aishell_runner.settings import SettingsError, load_settings
 from aishell_runner.settings_locks import LockedKeyError
 
 POLICY = """\
@@ -22,36 +18,15 @@ locks:
 """
 
 
-class Files:
-    def __init__(self, root: Path):
-        self.home = root / "home"
-        self.project = self.home / "proj"
-        (self.project / ".aishell").mkdir(parents=True)
-        self.system = root / "etc" / "config.yaml"
-        self.system.parent.mkdir()
-        self.user = self.home / ".config" / "aishell" / "config.yaml"
-        self.user.parent.mkdir(parents=True)
-
-    def load(self, system: str = POLICY, user: str = "", project: str = ""):
-        self.system.write_text(textwrap.dedent(system))
-        self.user.write_text(textwrap.dedent(user))
-        (self.project / ".aishell" / "config.yaml").write_text(textwrap.dedent(project))
-        return load_settings(self.project, system_file=self.system, user_file=self.user,
-                             environ={"HOME": str(self.home)})
-
-    def refusal(self, **layers: str) -> SettingsError:
-        with pytest.raises(SettingsError) as caught:
-            self.load(**layers)
-        return caught.value
-
-
 @pytest.fixture
-def files(tmp_path: Path) -> Files:
-    return Files(tmp_path)
+def files(layers):
+    """Three settings layers whose system file holds POLICY unless a test writes another."""
+    layers.write(system=POLICY)
+    return layers
 
 
 def test_user_file_loosening_network_mode_is_refused_naming_file_key_and_lock(files):
-    error = files.refusal(user="engine: docker\nnetwork:\n  mode: open\n")
+    error = files.error(user="engine: docker\nnetwork:\n  mode: open\n")
     assert isinstance(error, LockedKeyError) and error.exit_code == 3
     assert error.file == files.user and error.line == 3 and error.key == "network.mode"
     assert f"{files.system}:2 locks network.mode to one of 'allowlist', 'none'" in error.message
@@ -92,9 +67,9 @@ def test_at_least_items_stay_and_layers_add_more(files):
     ],
 )
 def test_project_loosening_a_locked_key_is_refused(files, project, key, line):
-    error = files.refusal(project=project)
+    error = files.error(project=project)
     assert isinstance(error, LockedKeyError)
-    assert error.file == files.project / ".aishell" / "config.yaml" and error.key == key and error.line == line
+    assert error.file == files.project_file and error.key == key and error.line == line
     assert "is refused" in error.message and str(files.system) in error.message
 
 
@@ -103,13 +78,13 @@ def test_leaving_the_locked_agent_out_is_not_a_loosening(files):
 
 
 def test_system_file_contradicting_its_own_lock_is_refused(files):
-    error = files.refusal(system=POLICY + "resources: {pids: 9999}\n")
+    error = files.error(system=POLICY + "resources: {pids: 9999}\n")
     assert error.file == files.system and error.key == "resources.pids"
     assert "own lock" in error.message
 
 
 def test_only_the_system_file_may_lock(files):
-    error = files.refusal(user="locks:\n  network.mode: {value: open}\n")
+    error = files.error(user="locks:\n  network.mode: {value: open}\n")
     assert error.file == files.user and error.key == "locks" and "only the system settings file" in error.message
 
 
@@ -126,18 +101,18 @@ def test_only_the_system_file_may_lock(files):
     ],
 )
 def test_a_malformed_lock_names_the_lock(files, lock, words):
-    error = files.refusal(system=f"locks:\n  {lock}\n")
+    error = files.error(system=f"locks:\n  {lock}\n")
     assert not isinstance(error, LockedKeyError) and error.exit_code == 2
     assert error.file == files.system and error.line == 2 and words in error.message
 
 
 def test_built_in_agent_version_outside_the_range_points_at_the_lock(files):
-    error = files.refusal(system="locks:\n  agents.claude.version: {versions: '<1'}\n")
+    error = files.error(system="locks:\n  agents.claude.version: {versions: '<1'}\n")
     assert error.file == files.system and error.line == 2 and "built-in claude version" in error.message
 
 
 def test_true_is_not_the_number_one(files):
-    error = files.refusal(system="locks:\n  security.no_new_privileges: {value: true}\n",
+    error = files.error(system="locks:\n  security.no_new_privileges: {value: true}\n",
                           project="security: {no_new_privileges: false}\n")
     assert error.key == "security.no_new_privileges"
 

@@ -1,0 +1,50 @@
+"""Unit tests' shared fixtures."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aishell_runner.settings import SettingsError, load_settings
+
+
+class Layers:
+    """A system file, a user file and a project, all under tmp_path, and a fake home directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.home = root / "home"
+        self.project = self.home / "proj"
+        (self.project / ".aishell").mkdir(parents=True)
+        self.system = root / "etc" / "config.yaml"
+        self.user = self.home / ".config" / "aishell" / "config.yaml"
+        self.system.parent.mkdir(parents=True)
+        self.user.parent.mkdir(parents=True)
+
+    @property
+    def project_file(self) -> Path:
+        return self.project / ".aishell" / "config.yaml"
+
+    def write(self, *, system: str | None = None, user: str | None = None, project: str | None = None) -> None:
+        for path, text in ((self.system, system), (self.user, user), (self.project_file, project)):
+            if text is not None:
+                path.write_text(textwrap.dedent(text))
+
+    def load(self, *, system: str | None = None, user: str | None = None, project: str | None = None, **kwargs):
+        """Write the layers given, then load all three."""
+        self.write(system=system, user=user, project=project)
+        kwargs.setdefault("environ", {"HOME": str(self.home)})
+        return load_settings(self.project, system_file=self.system, user_file=self.user, **kwargs)
+
+    def error(self, project: str | None = None, **kwargs) -> SettingsError:
+        """The SettingsError that loading refuses with (layers to write as keywords, like load)."""
+        with pytest.raises(SettingsError) as caught:
+            self.load(project=project, **kwargs)
+        return caught.value
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> Layers:
+    return Layers(tmp_path)
