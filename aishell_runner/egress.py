@@ -89,8 +89,9 @@ def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str])
 
 
 def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[str, str]) -> dict[str, object]:
-    """Extra vars for the egress_proxy role."""
+    """Extra vars for the egress_proxy role, and for the sandbox_image role to build the proxy's image."""
     return {
+        "sandbox_image_egress": True,
         "egress_proxy_engine": engine,
         "egress_proxy_name": names.proxy,
         "egress_proxy_outbound_network": names.outbound,

@@ -116,9 +116,10 @@ class Freshness:
         return self.foundation_current and self.extension_current is not False and self.egress_current is not False
 
 
-def check(engine: str, settings: dict[str, Any]) -> Freshness:
-    """Compare the wanted inputs' hashes with the labels of the images the engine has."""
-    wanted = foundation_hash(settings)
+def check(engine: str, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
+    """Compare the wanted inputs' hashes with the labels of the images the engine has.
+    `wanted`: the foundation's hash when the caller has it already."""
+    wanted = wanted or foundation_hash(settings)
     labels = image_labels(engine, settings["sandbox_image_foundation_name"]) or {}
     foundation_current = labels.get(INPUTS_LABEL) == wanted
     egress_current = None

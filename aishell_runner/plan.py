@@ -100,6 +100,8 @@ class LaunchPlan:
         """Hash of everything that shapes the launch (secret values only as their own hash)."""
         public = asdict(self)
         public["literal_env"] = {k: hashlib.sha256(v.encode()).hexdigest() for k, v in self.literal_env.items()}
+        # The allowlist is handed to the proxy per session (egress.register): editing it needs no cold launch.
+        public["network"] = {k: v for k, v in self.network.items() if k != "allow"}
         return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()
 
     def public(self) -> dict[str, object]:

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import egress, images, platforms
@@ -102,8 +102,9 @@ def _image_settings(settings: Settings, project: Path) -> dict:
         "sandbox_image_base_source": settings.image.base_source,
         "sandbox_image_base_fallback": settings.image.fallback,
         "sandbox_image_ca_bundle": settings.image.ca_bundle,
-        # The egress proxy's image is needed only for allowlist networking.
-        "sandbox_image_egress": settings.network.mode == "allowlist",
+        # Asked for by the proxy's own variables (egress.role_vars) in allowlist mode, and not inspected on
+        # warm launches: the running proxy's label holds its image's inputs.
+        "sandbox_image_egress": False,
     }
     agents = dict(images.settings_with({})["sandbox_image_agents"])
     agents.update({name: agent.version for name, agent in settings.agents.items() if agent.version is not None})
@@ -121,26 +122,31 @@ class Prepared:
     engine: Engine
     plan: LaunchPlan
     image_settings: dict
+    foundation_hash: str  # the wanted foundation's inputs, computed once (it reads the CA bundle)
     state: Path
     egress: egress.Names | None = None
-    egress_hash: str = ""
-    internal_hosts: dict | None = None
+    egress_vars: dict = field(default_factory=dict)  # the cold playbook's variables for the proxy
+
+    @property
+    def egress_hash(self) -> str:
+        return str(self.egress_vars.get("egress_proxy_config_hash", ""))
 
 
-def _network(settings: Settings, harness: str, image_settings: dict) -> tuple[dict, egress.Names | None, str]:
-    """The plan's network part, and in allowlist mode the proxy's names and wanted configuration hash."""
+def _network(settings: Settings, harness: str, engine: Engine,
+             foundation: str) -> tuple[dict, egress.Names | None, dict]:
+    """The plan's network part, and in allowlist mode the proxy's names and role variables."""
     network = settings.network
     if network.mode != "allowlist":
-        return {"mode": network.mode}, None, ""
+        return {"mode": network.mode}, None, {}
     if settings.ports:
         raise SettingsError("ports cannot be published from an allowlist sandbox (it has no way in or out but "
                             "the proxy)", "set network.mode: open in the settings that publish ports",
                             key="ports")
     names = egress.names_for(os.getuid(), network.subnet)
-    wanted = egress.config_hash(images.egress_hash(images.foundation_hash(image_settings)), names,
-                                network.internal_hosts)
+    wanted = egress.config_hash(images.egress_hash(foundation), names, network.internal_hosts)
     hosts = egress.allowlist(harness, network.allow, network.registries)
-    return {"mode": "allowlist", "name": names.sandboxes, "allow": hosts}, names, wanted
+    role_vars = egress.role_vars(engine.name, names, wanted, network.internal_hosts)
+    return {"mode": "allowlist", "name": names.sandboxes, "allow": hosts}, names, role_vars
 
 
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
@@ -169,7 +175,8 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     elif harness != "shell":
         extra = settings.agents.get(harness)
         command = [harness, *(extra.args if extra else ())]
-    network, names, egress_hash = _network(settings, harness, image_settings)
+    foundation = images.foundation_hash(image_settings)
+    network, names, egress_vars = _network(settings, harness, engine, foundation)
     plan = make_plan(
         engine=engine, image=images.wanted_image(image_settings), project=project, harness=harness,
         command=command, settings_mounts=settings.mounts, settings_env=settings.env,
@@ -187,7 +194,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
         plan.passwd_dir = str(state)
-    return Prepared(engine, plan, image_settings, state, names, egress_hash, settings.network.internal_hosts)
+    return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -195,9 +202,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     engine, plan = ready.engine, ready.plan
     argv = run_argv(plan)
     spec_file = ready.state / "launch.json"
-    # The egress image is not inspected here: the running proxy's label holds its inputs' hash.
-    sandbox_images = {**ready.image_settings, "sandbox_image_egress": False}
-    warm = spec_file.is_file() and images.check(engine.name, sandbox_images).all_current
+    warm = spec_file.is_file() and images.check(engine.name, ready.image_settings, ready.foundation_hash).all_current
     if warm:
         warm = json.loads(spec_file.read_text()).get("argv") == argv
     proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
@@ -244,7 +249,7 @@ def _prepare_cold(ui: UI, ready: Prepared, argv: list[str]) -> None:
         "sandbox_launch_home": plan.home,
     }
     if ready.egress:
-        extravars.update(egress.role_vars(plan.engine, ready.egress, ready.egress_hash, ready.internal_hosts))
+        extravars.update(ready.egress_vars)
     from ..playbook import run_playbook  # here: a warm launch starts no Ansible and need not import its runner
 
     with ui.progress("Preparing the sandbox") as show_task:

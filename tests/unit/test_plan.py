@@ -73,6 +73,19 @@ def test_the_hash_changes_with_a_literal_value_but_never_contains_it(tmp_path):
     assert "value" not in str(first.public())
 
 
+def test_an_allowlist_edit_keeps_the_hash_and_the_argv_but_another_network_does_not(tmp_path):
+    """The allowlist reaches the proxy per session: editing it must not force a cold launch."""
+    def allowlist(name, hosts):
+        return plan_for(tmp_path, network={"mode": "allowlist", "name": name, "allow": hosts},
+                        empty_file=tmp_path / "empty")
+
+    first = allowlist("aishell-sandboxes-0", ["api.anthropic.com"])
+    edited = allowlist("aishell-sandboxes-0", ["api.anthropic.com", "example.com"])
+    assert first.digest() == edited.digest() and run_argv(first) == run_argv(edited)
+    assert first.digest() != allowlist("aishell-sandboxes-1", ["api.anthropic.com"]).digest()
+    assert first.digest() != plan_for(tmp_path).digest()
+
+
 def test_hidden_files_and_directories_are_mounted_over_the_project_empty_and_read_only(tmp_path):
     project = tmp_path / "proj"
     (project / "secrets").mkdir(parents=True)
