@@ -1,4 +1,4 @@
-"""A bootstrap interrupted halfway converges on the next run.
+"""A bootstrap interrupted halfway converges on the next run, and repairs a lost rootless pause process.
 
 Named to run last: it takes this machine's engines apart and lets the
 bootstrap put them back.
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.ansible_helpers import REPO, run_play
-from tests.integration.conftest import PROVISIONED
+from tests.integration.conftest import PROVISIONED, ROOTLESS_USER, run_as_rootless_user
 
 DROP_IN = Path("/etc/containers/containers.conf.d/50-aishell.conf")
 
@@ -28,6 +28,11 @@ def test_interrupted_bootstrap_converges_on_the_next_run(tmp_path):
     while docker_answers() and time.monotonic() < deadline:
         time.sleep(0.5)
     DROP_IN.unlink()
+    # The rootless user's runtime directory outlives its pause process (a restart that kept /run,
+    # a restored snapshot): every podman command of that user then fails until `podman system migrate`.
+    subprocess.run(["pkill", "--uid", ROOTLESS_USER, "--exact", "catatonit"], check=True)
+    time.sleep(0.5)
+    assert "podman system migrate" in run_as_rootless_user("podman unshare true").stderr
 
     # Interrupt a bootstrap once it is under way (Ctrl-C, as a user would).
     playbook = subprocess.Popen(
@@ -49,3 +54,4 @@ def test_interrupted_bootstrap_converges_on_the_next_run(tmp_path):
     assert DROP_IN.exists() and docker_answers()
     report = outcome.custom_stats["aishell_bootstrap"]["localhost"]
     assert all(engine["verified"] for engine in report["engines"].values())
+    assert run_as_rootless_user("podman unshare true").returncode == 0
