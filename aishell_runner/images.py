@@ -15,12 +15,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import AishellError
 from .paths import project_root, role_plugin
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 INPUTS_LABEL = "org.aishell.inputs"
 
@@ -40,6 +43,25 @@ def _role_yaml(name: str) -> dict[str, Any]:
 def settings_with(overrides: dict[str, Any]) -> dict[str, Any]:
     """The role's defaults with `overrides` applied (what the playbook will see)."""
     return {**_role_yaml("defaults/main.yml"), **overrides}
+
+
+def overrides_for(settings: Settings, project: Path | None = None) -> dict[str, Any]:
+    """The role variables that aishell-run's settings choose (and `project`'s own image, when it has one).
+    The launch and the fleet's pre-build (fleet_images.py) both use it, so they want the same images."""
+    agents = dict(settings_with({})["sandbox_image_agents"])
+    agents.update({name: agent.version for name, agent in settings.agents.items() if agent.version is not None})
+    overrides = {
+        "sandbox_image_base_source": settings.image.base_source,
+        "sandbox_image_base_fallback": settings.image.fallback,
+        "sandbox_image_ca_bundle": settings.image.ca_bundle,
+        "sandbox_image_agents": agents,
+        # The egress proxy's image is needed only for allowlist networking.
+        "sandbox_image_egress": settings.network.mode == "allowlist",
+    }
+    if project is not None and settings.image.dockerfile:
+        overrides["sandbox_image_extension_dockerfile"] = str(settings.image.dockerfile)
+        overrides["sandbox_image_extension_name"] = extension_name(project)
+    return overrides
 
 
 def ca_bundle_path(setting: str) -> Path | None:

@@ -96,25 +96,6 @@ def git_toplevel(start: Path) -> Path:
     return Path(run.stdout.strip()) if run.returncode == 0 else start
 
 
-def _image_settings(settings: Settings, project: Path) -> dict:
-    overrides = {
-        "sandbox_image_engine": None,  # filled in by the caller
-        "sandbox_image_base_source": settings.image.base_source,
-        "sandbox_image_base_fallback": settings.image.fallback,
-        "sandbox_image_ca_bundle": settings.image.ca_bundle,
-        # Asked for by the proxy's own variables (egress.role_vars) in allowlist mode, and not inspected on
-        # warm launches: the running proxy's label holds its image's inputs.
-        "sandbox_image_egress": False,
-    }
-    agents = dict(images.settings_with({})["sandbox_image_agents"])
-    agents.update({name: agent.version for name, agent in settings.agents.items() if agent.version is not None})
-    overrides["sandbox_image_agents"] = agents
-    if settings.image.dockerfile:
-        overrides["sandbox_image_extension_dockerfile"] = str(settings.image.dockerfile)
-        overrides["sandbox_image_extension_name"] = images.extension_name(project)
-    return overrides
-
-
 @dataclass
 class Prepared:
     """A launch's plan and everything needed to make it ready: images, and the proxy in allowlist mode."""
@@ -158,7 +139,12 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     for warning in platforms.check_project(project, engine.name):
         if ui is not None:
             ui.err.print(f"warning: {warning}", markup=False, soft_wrap=True)
-    image_settings = images.settings_with({**_image_settings(settings, project), "sandbox_image_engine": engine.name})
+    image_settings = images.settings_with({
+        **images.overrides_for(settings, project), "sandbox_image_engine": engine.name,
+        # The proxy's own variables ask for its image (egress.role_vars), and warm launches do not inspect
+        # it: the running proxy's label holds its inputs.
+        "sandbox_image_egress": False,
+    })
     harness = args.harness or settings.harness
     hidden = excluded_paths(project, settings.exclude)
     if ui is not None:
