@@ -4,7 +4,8 @@ Each host is a Debian 12 container (Dockerfile.host) reached by Ansible over rea
 for the run, at its address on the bridge; nothing leaves this machine. The containers get what the
 engines inside need (the same settings as the Molecule scenarios): every capability but SYS_RESOURCE,
 no seccomp/AppArmor filter, unmasked /proc (rootful Podman's runc), /dev/net/tun (rootless networking),
-the host's cgroups, and tmpfs for engine storage and homes (overlay on overlay is refused).
+the host's cgroups, tmpfs for engine storage and homes (overlay on overlay is refused), and this
+machine's CA bundle.
 Used by tests/integration/test_fleet.py and bench/fleet.py.
 """
 
@@ -36,6 +37,11 @@ RUN_OPTIONS = [
     "--tmpfs", "/var/lib/containers:rw,exec,size=2g",
     "--tmpfs", "/home:rw,exec,size=2g",
 ]
+# The hosts trust what this machine trusts (its TLS-intercepting proxy included), as machines that
+# one IT department manages do: the image pre-build downloads Node.js and the agents through it.
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+if CA_BUNDLE.is_file():
+    RUN_OPTIONS += ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
 SSH_OPTIONS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 "
                "-o ServerAliveInterval=2 -o ServerAliveCountMax=3 -o LogLevel=ERROR")
 

@@ -3,7 +3,8 @@
 Two workstations (Podman, rootless user `dev`) and two CI runners (Docker Engine, no init system), as in
 inventories/example-team. The tests run in file order on the same hosts: check mode on fresh hosts,
 the first converge, check mode once converged, the team's lock refused by aishell-run's settings loader
-on a host, a host made unreachable mid-run and one failing while the others converge, and the re-run.
+on a host, a host made unreachable mid-run and one failing while the others converge, the re-run, and
+the sandbox images built ahead on one host.
 """
 
 from __future__ import annotations
@@ -139,11 +140,12 @@ def test_locked_key_is_refused_by_aishell_run_on_a_host(fleet):
 
 
 def _copy_package(fleet, host, target: str) -> None:
-    """aishell_runner's source onto the host (its Python has PyYAML and jsonschema from Debian)."""
+    """aishell_runner's source, and the image role it reads, onto the host (its Python has PyYAML and
+    jsonschema from Debian)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(REPO / "aishell_runner", arcname="aishell_runner",
-                filter=lambda info: None if "__pycache__" in info.name else info)
+        for part in ("aishell_runner", "roles/sandbox_image"):
+            tar.add(REPO / part, arcname=part, filter=lambda info: None if "__pycache__" in info.name else info)
     done = subprocess.run(["ssh", *fleet_hosts.SSH_OPTIONS.split(), "-i", str(fleet.key), f"root@{host.address}",
                            f"mkdir -p {target} && tar -x -C {target} && chmod -R a+rX {target}"],
                           input=buffer.getvalue(), capture_output=True)
@@ -193,3 +195,42 @@ def test_rerun_converges_the_hosts_that_failed(fleet, tmp_path):
     assert {info["status"] for info in report["hosts"].values()} == {"ok"}
     assert all(info["verified"] is True for info in report["hosts"].values())
     assert "security.seccomp" in settings_file(fleet, fleet.hosts[-1])
+
+
+# The images' inputs come from the team's settings: Claude Code only, the base built with debootstrap
+# (no registry here), allowlist networking (so the egress proxy's image too).
+IMAGE_POLICY = {**STRICTER["all"]["fleet_settings"], "image": {"base_source": "debootstrap"},
+                "agents": {"codex": {"version": ""}, "gemini": {"version": ""}, "opencode": {"version": ""}}}
+FOUNDATION, EGRESS = "localhost/aishell-foundation:latest", "localhost/aishell-egress:latest"
+
+# aishell-run's own warm check, on the host, with the settings fleet.yml wrote there: would a launch build?
+IMAGES_CURRENT = """
+from pathlib import Path
+from aishell_runner import images
+from aishell_runner.settings import load_settings
+wanted = images.settings_with({**images.overrides_for(load_settings(Path("."))), "sandbox_image_engine": "docker"})
+print(images.check("docker", wanted))
+"""
+
+
+def test_images_built_ahead_are_the_ones_aishell_run_looks_for(fleet, tmp_path):
+    runner = next(host for host in fleet.hosts if host.group == "ci_runners")
+    fleet_hosts.write_inventory(fleet.inventory, fleet.hosts, fleet.key, STRICTER,
+                                {runner.name: {"fleet_build_image": True, "fleet_settings": IMAGE_POLICY}})
+    rc, report, stderr = run_fleet(fleet, tmp_path, "--limit", runner.name)
+    assert rc == 0, stderr
+    built = report["hosts"][runner.name]["images"]
+    assert built[FOUNDATION]["built"] is True and built[EGRESS]["built"] is True, built
+    assert fleet.ssh(runner, f"docker run --rm {FOUNDATION} claude --version").stdout.startswith("2.1.332")
+    assert fleet.ssh(runner, f"docker run --rm {FOUNDATION} sh -c 'command -v codex'").returncode != 0
+
+    _copy_package(fleet, runner, "/opt/aishell-runner")
+    check = fleet.ssh(runner, "cd /tmp && PYTHONPATH=/opt/aishell-runner XDG_CACHE_HOME=/tmp/cache python3 -",
+                      stdin=IMAGES_CURRENT)
+    assert check.stdout.strip() == ("Freshness(foundation_current=True, extension_current=None, "
+                                    "egress_current=True)"), check.stdout + check.stderr
+
+    rc, report, stderr = run_fleet(fleet, tmp_path, "--limit", runner.name)  # nothing changed: nothing built
+    assert rc == 0, stderr
+    again = report["hosts"][runner.name]
+    assert again["changed"] == 0 and not any(image["built"] for image in again["images"].values()), again
