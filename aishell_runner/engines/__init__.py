@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,11 +44,28 @@ def choose_engine(setting: str) -> Engine:
 
 
 def unavailable(wanted: str) -> AishellError:
-    return AishellError(
-        f"{wanted} does not answer on this machine",
-        hint="run `sudo aishell-run bootstrap` (or start the engine), then try again",
-        exit_code=EXIT_ENGINE_UNAVAILABLE,
-    )
+    """The error for an engine that does not answer, with the engine's own reason when it gives one."""
+    reason = _info_error(wanted) if wanted in ENGINES else ""
+    hint = "run `sudo aishell-run bootstrap` (or start the engine), then try again"
+    if "podman system migrate" in reason:
+        # Podman's pause process is gone but its runtime directory is not (a restart that kept /run).
+        hint = "run `podman system migrate` (it restarts Podman's pause process; images stay), then try again"
+    return AishellError(f"{wanted} does not answer on this machine" + (f" ({reason})" if reason else ""),
+                        hint=hint, exit_code=EXIT_ENGINE_UNAVAILABLE)
+
+
+def _info_error(name: str) -> str:
+    """The last line `NAME info` writes to stderr, without its logger's time and level fields."""
+    try:
+        run = subprocess.run([name, "info"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = [line for line in run.stderr.splitlines() if line.strip()] if run.returncode else []
+    if not lines:
+        return ""
+    last = lines[-1]
+    message = re.search(r'msg="((?:[^"\\]|\\.)*)"', last)  # logrus: time=... level=error msg="..."
+    return message.group(1).replace('\\"', '"') if message else last.strip()
 
 
 def _local_docker_socket() -> str | None:

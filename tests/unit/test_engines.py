@@ -2,9 +2,11 @@
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
+from aishell_runner.engines import unavailable
 from aishell_runner.engines.base import Identity
 from aishell_runner.engines.docker import Docker
 from aishell_runner.engines.podman import LOADER, Podman
@@ -64,3 +66,22 @@ def test_limits_in_each_engines_form(monkeypatch):
     assert Podman().limit_args(resources) == ["--ulimit", "nproc=100:100"]  # rootless on cgroup v1
     monkeypatch.setattr(os.path, "exists", lambda path: True)
     assert Podman().limit_args(resources) == Docker().limit_args(resources)  # cgroup v2
+
+
+def test_an_engine_that_does_not_answer_is_reported_with_its_own_reason_and_fix(tmp_path, monkeypatch):
+    """Podman's words (recorded here) when its pause process is gone but /run/user/UID is not."""
+    podman = tmp_path / "podman"
+    recorded = Path(__file__).parents[1] / "fixtures" / "podman-info-lost-pause-process.stderr"
+    podman.write_text(f"#!/bin/sh\ncat {recorded} >&2\nexit 125\n")
+    podman.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    error = unavailable("podman")
+    assert error.exit_code == 4
+    assert error.message == ('podman does not answer on this machine (invalid internal status, try resetting the '
+                             'pause process with "podman system migrate": could not find any running process: '
+                             'no such process)')
+    assert error.hint.startswith("run `podman system migrate`")
+    podman.write_text("#!/bin/sh\necho 'Cannot connect to Podman.' >&2\nexit 125\n")
+    assert unavailable("podman").message.endswith("(Cannot connect to Podman.)")
+    assert "bootstrap" in unavailable("podman").hint
+    assert unavailable("Docker or Podman").message == "Docker or Podman does not answer on this machine"
