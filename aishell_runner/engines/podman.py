@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 
 from ..errors import AishellError
@@ -43,7 +44,9 @@ class Podman(Engine):
         # Rootless Podman cannot use cgroup v1 controllers: it ignores --cpus, --memory and --pids-limit
         # there, with a warning at every launch. RLIMIT_NPROC, counted per user namespace (Linux 5.14+),
         # stops a fork bomb all the same; memory and CPU have no such stand-in (docs/security.md).
-        if os.geteuid() != 0 and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        # Only this machine's cgroups say so on Linux: elsewhere (macOS) the engine runs in a Lima VM.
+        local_cgroup_v1 = sys.platform == "linux" and not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        if os.geteuid() != 0 and local_cgroup_v1:
             return ["--ulimit", f"nproc={resources['pids']}:{resources['pids']}"]
         return super().limit_args(resources)
 

@@ -64,6 +64,9 @@ def test_limits_in_each_engines_form(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os.path, "exists", lambda path: path != "/sys/fs/cgroup/cgroup.controllers")
     assert Podman().limit_args(resources) == ["--ulimit", "nproc=100:100"]  # rootless on cgroup v1
+    monkeypatch.setattr("sys.platform", "darwin")  # the Mac has no /sys/fs/cgroup: Lima's VM has cgroup v2
+    assert Podman().limit_args(resources) == Docker().limit_args(resources)
+    monkeypatch.setattr("sys.platform", "linux")
     monkeypatch.setattr(os.path, "exists", lambda path: True)
     assert Podman().limit_args(resources) == Docker().limit_args(resources)  # cgroup v2
 
