@@ -28,9 +28,9 @@ def test_interrupted_bootstrap_converges_on_the_next_run(tmp_path):
     while docker_answers() and time.monotonic() < deadline:
         time.sleep(0.5)
     DROP_IN.unlink()
-    # The rootless user's runtime directory outlives its pause process (a restart that kept /run,
-    # a restored snapshot): every podman command of that user then fails until `podman system migrate`.
-    subprocess.run(["pkill", "--uid", ROOTLESS_USER, "--exact", "catatonit"], check=True)
+    # The rootless user's runtime directory outlives its processes (a restart that kept /run, a restored
+    # snapshot): every podman command of that user then fails until `podman system migrate`.
+    subprocess.run(["pkill", "--signal", "KILL", "--uid", ROOTLESS_USER], check=True)
     time.sleep(0.5)
     assert "podman system migrate" in run_as_rootless_user("podman unshare true").stderr
 
