@@ -96,14 +96,19 @@ def test_sigterm_to_the_wrapper_removes_the_container(project, state):
 
 
 def test_two_sessions_on_one_project_run_at_once(project, state):
+    # The command is part of the plan: one launch first makes this command line warm, so that the two
+    # sessions below are not two cold launches racing the deadline on a loaded machine.
+    assert aishell(project, state, "exec", "--", "sleep", "8").returncode == 0
     env = {**os.environ, "XDG_STATE_HOME": str(state)}
     sessions = [subprocess.Popen([AISHELL_RUN, "exec", "--", "sleep", "8"], cwd=project, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     deadline = time.monotonic() + 60
     while len(our_containers(project)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert len(our_containers(project)) == 2
-    assert [session.wait(timeout=60) for session in sessions] == [0, 0]
+    running = len(our_containers(project))
+    outcomes = [(session.wait(timeout=60), session.stderr.read()) for session in sessions]
+    assert running == 2, outcomes
+    assert [status for status, _ in outcomes] == [0, 0], outcomes
 
 
 def test_git_worktree_reaches_the_shared_git_directory(project, state, tmp_path):
