@@ -1,5 +1,6 @@
 """Integration tests need the engines that `make test` provisions (tests/provision.yml)."""
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -39,12 +40,23 @@ def engines_are_provisioned():
             pytest.fail(f"{engine} does not answer: run `make test` (it provisions the engines) first")
 
 
-def run_as_rootless_user(command: str) -> subprocess.CompletedProcess:
+def checked(run: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    """`run` when it succeeded; otherwise the test stops here, naming the step and what it printed."""
+    if run.returncode != 0:
+        pytest.fail(f"{what} exited {run.returncode}\n>>> stdout\n{run.stdout}\n>>> stderr\n{run.stderr}",
+                    pytrace=False)
+    return run
+
+
+def run_as_rootless_user(command: str, check: bool = False) -> subprocess.CompletedProcess:
+    """`command` in a login-less shell of the test user. Unchecked by default: the callers assert on the
+    result (a failure is what some of them expect); `check=True` for set-up steps."""
     uid = subprocess.run(["id", "-u", ROOTLESS_USER], capture_output=True, text=True, check=True).stdout.strip()
-    return subprocess.run(
+    run = subprocess.run(
         ["su", ROOTLESS_USER, "-c", f"XDG_RUNTIME_DIR=/run/user/{uid} {command}"],
         capture_output=True, text=True, cwd="/",
     )
+    return checked(run, f"as {ROOTLESS_USER}: {command}") if check else run
 
 
 def sandbox_config(engine: str) -> str:
@@ -60,30 +72,45 @@ class Sandbox:
         # The user settings layer of this sandbox's runs (beside the project, not in it).
         self.config_home = root.parent / f"{root.name}.config"
 
-    def shell(self, command: str) -> subprocess.CompletedProcess:
-        """A shell command on the host, as the sandbox's user."""
+    def shell(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        """A shell command on the host, as the sandbox's user; a failure stops the test unless `check=False`."""
         if self.as_user:
-            return run_as_rootless_user(f"sh -c {shlex.quote(command)}")
-        return subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+            run = run_as_rootless_user(f"sh -c {shlex.quote(command)}")
+        else:
+            run = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+        if not check:
+            return run
+        return checked(run, f"on the host as {ROOTLESS_USER if self.as_user else 'root'}: {command}")
+
+    def put(self, source: Path, name: str) -> None:
+        """A copy of `source` (a file of this checkout) in the project, owned by the sandbox's user.
+
+        Copied by this process (root), not by the user: the checkout may be where only root can read
+        (CI's clone lives in a folder of its own choosing, root's home for one)."""
+        self.shell(f"mkdir -p {self.root}")
+        target = self.root / name
+        shutil.copyfile(source, target)
+        owner = self.shell("id -u; id -g").stdout.split()
+        os.chown(target, int(owner[0]), int(owner[1]))
 
     def configure(self, extra: str = "") -> None:
         config = sandbox_config(self.engine) + extra
-        done = self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
-                          f"{self.root}/.aishell/config.yaml")
-        assert done.returncode == 0, done.stderr
+        self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
+                   f"{self.root}/.aishell/config.yaml")
 
     def configure_user(self, config: str) -> None:
-        done = self.shell(f"mkdir -p {self.config_home}/aishell && printf %s {shlex.quote(config)} > "
-                          f"{self.config_home}/aishell/config.yaml")
-        assert done.returncode == 0, done.stderr
+        self.shell(f"mkdir -p {self.config_home}/aishell && printf %s {shlex.quote(config)} > "
+                   f"{self.config_home}/aishell/config.yaml")
 
     def aishell(self, arguments: str) -> subprocess.CompletedProcess:
-        """`aishell-run ARGUMENTS` in the project, with this sandbox's user settings."""
+        """`aishell-run ARGUMENTS` in the project, with this sandbox's user settings (unchecked: its status
+        is what the tests assert on)."""
         aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
                                                                                     "aishell-run")
         return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {aishell} {arguments}")
 
     def run(self, command: str) -> subprocess.CompletedProcess:
+        """`command` inside a sandbox (unchecked, like `aishell`)."""
         return self.aishell(f"exec -- sh -c {shlex.quote(command)}")
 
     def remove(self) -> None:

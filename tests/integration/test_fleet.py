@@ -64,6 +64,7 @@ def run_fleet(fleet, tmp_path: Path, *extra: str) -> tuple[int, dict, str]:
 
 
 def settings_file(fleet, host) -> str:
+    """The host's system settings layer; "" while it has none (cat then fails, and that is the answer)."""
     return fleet.ssh(host, "cat /etc/aishell/config.yaml 2>/dev/null").stdout
 
 

@@ -62,10 +62,9 @@ class Lab:
     def start_server(self) -> str:
         """The stand-in for outside hosts, on the proxy's outbound network; returns its address."""
         engine, network = self.box.engine, f"aishell-egress-{self.uid}"
-        started = self.box.shell(f"{engine} run -d --rm --name {self.server} --network {network} --user 65534:65534 "
-                                 f"localhost/aishell-foundation:latest python3 -m http.server {SERVER_PORT} "
-                                 "--directory /usr/share/doc")
-        assert started.returncode == 0, started.stderr
+        self.box.shell(f"{engine} run -d --rm --name {self.server} --network {network} --user 65534:65534 "
+                       f"localhost/aishell-foundation:latest python3 -m http.server {SERVER_PORT} "
+                       "--directory /usr/share/doc")
         template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
         return self.box.shell(f"{engine} inspect --format '{template}' {self.server}").stdout.strip()
 
@@ -79,7 +78,7 @@ def probed(request, tmp_path_factory, host_service):
     box = new_sandbox(request.param, tmp_path_factory.mktemp("network"))
     lab = Lab(box)
     box.configure("network: {mode: allowlist, allow: [allowed.test]}\n")
-    box.shell(f"cp {PROBES} {box.root}/probes.py")
+    box.put(PROBES, "probes.py")
     first = box.run("true")  # creates the proxy and its networks
     assert first.returncode == 0, first.stderr
     server = lab.start_server()
@@ -163,5 +162,6 @@ def test_refusals_are_listed_per_session_and_the_registration_is_gone(probed):
     refusals = json.loads(listed.stdout)
     assert any(row["destination"] == f"denied.test:{SERVER_PORT}" for row in refusals), refusals
     assert all(row["session"].startswith("aishell-project-") for row in refusals)
-    clients = lab.box.shell("cat ~/.local/state/aishell/egress/clients/* 2>/dev/null").stdout
+    # No registration left at all is a pass too (the glob then matches nothing and cat fails).
+    clients = lab.box.shell("cat ~/.local/state/aishell/egress/clients/* 2>/dev/null", check=False).stdout
     assert "aishell-project-" not in clients

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user, sandbox_config
+from tests.integration.conftest import ROOTLESS_USER, checked, run_as_rootless_user, sandbox_config
 
 AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"
 CONFIG = sandbox_config("podman")
@@ -27,9 +27,9 @@ def project():
     root = f"{home}/project-{uuid.uuid4().hex[:8]}"
     setup = (f"mkdir -p {root}/.aishell && printf %s {shlex.quote(CONFIG)} > {root}/.aishell/config.yaml && "
              f"git init -q {root}")
-    assert as_user(setup).returncode == 0
+    checked(as_user(setup), "making the test user's project")
     yield root
-    as_user(f"rm -rf {root}")
+    checked(as_user(f"rm -rf {root}"), "removing the test user's project")
 
 
 def as_user(command: str, env: str = "") -> subprocess.CompletedProcess:
@@ -42,7 +42,7 @@ def aishell(project: str, *args: str, env: str = "") -> subprocess.CompletedProc
 
 def sandboxes(project: str) -> list[str]:
     run = as_user(f"podman ps --all --quiet --filter label=org.aishell.project={project}")
-    return run.stdout.split()
+    return checked(run, "listing the project's sandboxes").stdout.split()
 
 
 def test_project_at_its_path_files_owned_by_the_user_container_removed(project):
@@ -76,7 +76,7 @@ def test_api_key_reaches_the_agent_but_not_podman_inspect(project):
         assert "ANTHROPIC_API_KEY" in json.dumps(json.loads(inspect.stdout)[0]["Config"].get("Secrets"))
         assert as_user(f"cat {project}/seen").stdout.strip() == SECRET
     finally:
-        aishell(project, "stop", "--all")
+        checked(aishell(project, "stop", "--all"), "stopping the session")
         session.wait(timeout=60)
     # The session's secret is gone with it.
     assert "ANTHROPIC_API_KEY" not in as_user("podman secret ls --format '{{.Name}}'").stdout
