@@ -119,17 +119,26 @@ class Proxy:
 
 
 def running_proxy(engine: str, names: Names, wanted_hash: str) -> Proxy | None:
-    """The proxy when it runs with the wanted configuration (one inspect), else None."""
+    """The proxy when it runs with the wanted configuration on both of its networks, else None.
+
+    Two engine calls side by side: the proxy's state, and whether its networks still exist. A running
+    proxy can outlive a network (Podman keeps a container's network namespace when the network's
+    definition is lost), and a sandbox started on a network that is gone fails at launch.
+    """
     template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
                 "{{json .NetworkSettings.Networks}}")
+    networks = subprocess.Popen([engine, "network", "inspect", "--format", "{{.Name}}", names.outbound,
+                                 names.sandboxes], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = subprocess.run([engine, "container", "inspect", "--format", template, names.proxy],
                          capture_output=True, text=True)
+    networks_exist = networks.wait() == 0
     running, _, rest = run.stdout.strip().partition(" ")
-    label, _, networks = rest.partition(" ")
-    if run.returncode != 0 or running != "true" or label != wanted_hash:
+    label, _, attachments = rest.partition(" ")
+    if run.returncode != 0 or running != "true" or label != wanted_hash or not networks_exist:
         return None
-    attached = (json.loads(networks or "null") or {}).get(names.sandboxes) or {}
-    if not attached.get("IPAddress"):
+    attachments = json.loads(attachments or "null") or {}
+    attached = attachments.get(names.sandboxes) or {}
+    if names.outbound not in attachments or not attached.get("IPAddress"):
         return None
     interface = ipaddress.IPv4Interface(f"{attached['IPAddress']}/{attached['IPPrefixLen']}")
     return Proxy(interface.ip, interface.network)
