@@ -130,6 +130,7 @@ def fleet(workdir: Path, groups: dict[str, int], group_vars: dict[str, dict]) ->
         _wait_for_ssh(result)
         yield result
     finally:
+        # Unchecked: a host whose `docker run` failed above has nothing to remove.
         for host in hosts:
             docker("rm", "-f", "-v", host.name, check=False)
         docker("network", "rm", run, check=False)

@@ -94,9 +94,13 @@ class Sandbox:
         os.chown(target, int(owner[0]), int(owner[1]))
 
     def configure(self, extra: str = "") -> None:
+        """The project's settings; also makes the sandbox's configuration home (see `aishell`)."""
         config = sandbox_config(self.engine) + extra
         self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
                    f"{self.root}/.aishell/config.yaml")
+        # XDG_CONFIG_HOME moves Podman's own configuration too: it keeps the user's (storage.conf's
+        # overlay driver), as a real user's Podman would.
+        self.shell(f"mkdir -p {self.config_home}/aishell && ln -sfn ~/.config/containers {self.config_home}/containers")
 
     def configure_user(self, config: str) -> None:
         self.shell(f"mkdir -p {self.config_home}/aishell && printf %s {shlex.quote(config)} > "
