@@ -41,7 +41,7 @@ molecule: provision-test
 	molecule test -s wsl2
 
 pytest: provision-test
-	pytest -q tests
+	pytest -q --durations=10 tests
 
 bench: provision-test
 	python bench/run.py

@@ -31,7 +31,7 @@ def build(project: str, *flags: str) -> dict:
 def main() -> None:
     project = tempfile.mkdtemp(prefix="aishell-bench-")
     # Cold: no foundation and no layer cache; the offline base is imported once and kept.
-    subprocess.run(["docker", "image", "rm", "-f", FOUNDATION], capture_output=True)
+    subprocess.run(["docker", "image", "rm", "-f", FOUNDATION], capture_output=True)  # unchecked: may be absent
     subprocess.run(["docker", "image", "prune", "-f"], capture_output=True, check=True)
     cold = time_command([AISHELL_RUN, "build", *OFFLINE], 1)[0]
     full = build(project)

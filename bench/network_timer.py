@@ -75,7 +75,7 @@ for _ in range(runs):  # interleaved, so drift on the machine hits both alike
         samples[mode].append(seconds(argv))
 
 server = f"aishell-bench-tls-{uid}"
-subprocess.run([engine, "rm", "--force", server], capture_output=True)
+subprocess.run([engine, "rm", "--force", server], capture_output=True)  # unchecked: only if an earlier run left it
 output([engine, "run", "-d", "--rm", "--name", server, "--network", f"aishell-egress-{uid}", IMAGE, "sh", "-c",
         SERVER])
 try:
@@ -95,7 +95,7 @@ try:
     direct = float(output([engine, "run", "--rm", "--network", f"aishell-egress-{uid}", IMAGE, "python3", "-c",
                            CLIENT, f"https://{address}/", requests]).splitlines()[-1])
 finally:
-    subprocess.run([engine, "rm", "--force", server], capture_output=True)
-    subprocess.run(["rm", "-rf", allowlist, open_, config_home])
+    subprocess.run([engine, "rm", "--force", server], capture_output=True, check=True)
+    subprocess.run(["rm", "-rf", allowlist, open_, config_home], check=True)
 print(json.dumps({"allowlist": statistics.median(samples["allowlist"]), "open": statistics.median(samples["open"]),
                   "proxied": proxied, "direct": direct, "requests": int(requests)}))

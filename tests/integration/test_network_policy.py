@@ -58,10 +58,12 @@ class Lab:
         self.box = box
         self.uid = box.shell("id -u").stdout.strip()
         self.server = f"aishell-test-allowed-{uuid.uuid4().hex[:8]}"
+        # As aishell_runner.egress.names_for has them: the proxy and its outbound network share a name.
+        self.proxy = self.outbound = f"aishell-egress-{self.uid}"
 
     def start_server(self) -> str:
         """The stand-in for outside hosts, on the proxy's outbound network; returns its address."""
-        engine, network = self.box.engine, f"aishell-egress-{self.uid}"
+        engine, network = self.box.engine, self.outbound
         self.box.shell(f"{engine} run -d --rm --name {self.server} --network {network} --user 65534:65534 "
                        f"localhost/aishell-foundation:latest python3 -m http.server {SERVER_PORT} "
                        "--directory /usr/share/doc")
@@ -165,3 +167,19 @@ def test_refusals_are_listed_per_session_and_the_registration_is_gone(probed):
     # No registration left at all is a pass too (the glob then matches nothing and cat fails).
     clients = lab.box.shell("cat ~/.local/state/aishell/egress/clients/* 2>/dev/null", check=False).stdout
     assert "aishell-project-" not in clients
+
+
+def test_a_proxy_taken_off_its_outbound_network_is_made_anew(probed):
+    """The last test of each engine: it makes the proxy anew. A warm launch must not trust a running proxy
+    that can no longer reach out (its outbound network gone, or the proxy disconnected from it)."""
+    _, lab = probed
+    box, engine, outbound = lab.box, lab.box.engine, lab.outbound
+    box.shell(f"{engine} network disconnect {outbound} {lab.proxy}")
+    fetch = ("python3 -c 'import urllib.request; "
+             f"print(urllib.request.urlopen(\"http://allowed.test:{SERVER_PORT}/\", timeout=10).status)'")
+    run = box.run(fetch)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == "200"
+    networks = box.shell(f"{engine} container inspect --format '{{{{json .NetworkSettings.Networks}}}}' "
+                         f"{lab.proxy}").stdout
+    assert {outbound, f"aishell-sandboxes-{lab.uid}"} <= set(json.loads(networks))
