@@ -48,6 +48,15 @@ AGENT_KEYS = {
 SAFE_DEFAULTS = {"read_only_root": False, "add_capabilities": (), "no_new_privileges": True, "seccomp": "default"}
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
 TMUX_SESSION = "aishell"
+# An interactive session's command runs in tmux (so that `aishell-run attach` can join it). tmux exits 0
+# whatever the agent did and takes the agent's screen away with it: so the pane keeps the agent's status
+# and last screen in /tmp, and the session prints that screen again and exits with that status.
+IN_PANE = ('status=0; "$@" || status=$?; tmux capture-pane -p -J > /tmp/.aishell-screen; '
+           'echo "$status" > /tmp/.aishell-status')
+IN_SESSION = (f"tmux new-session -s {TMUX_SESSION} sh -c '{IN_PANE}' aishell-agent \"$@\"; tmux_status=$?; "
+              "[ -f /tmp/.aishell-status ] || exit $tmux_status; "
+              "awk 'NF { last = NR } { line[NR] = $0 } END { for (i = 1; i <= last; i++) print line[i] }' "
+              '/tmp/.aishell-screen; exit "$(cat /tmp/.aishell-status)"')
 
 
 @dataclass(frozen=True)
@@ -293,7 +302,6 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         # command replaces the shell, so its exit status is the session's.
         command = ["sh", "-c", " && ".join([*plan.pre_start, 'exec "$@"']), "pre_start", *command]
     if plan.interactive:
-        # The agent runs in tmux so that `aishell-run attach` can join it; the
-        # session (and the container) ends when the agent exits.
-        return [*argv, "tmux", "new-session", "-s", TMUX_SESSION, *command]
+        # The session (and the container) ends when the agent exits, with its status (IN_SESSION).
+        return [*argv, "sh", "-c", IN_SESSION, "aishell-session", *command]
     return [*argv, *command]

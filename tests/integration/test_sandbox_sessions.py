@@ -49,7 +49,7 @@ def project(tmp_path):
 def start(pane, project, command):
     env = f"XDG_STATE_HOME={os.environ.get('XDG_STATE_HOME', '')}" if os.environ.get("XDG_STATE_HOME") else ""
     tmux("new-session", "-d", "-s", pane, "-x", "150", "-y", "40", "-c", str(project),
-         f"env {env} {AISHELL_RUN} {command}; sleep 600")
+         f"env {env} {AISHELL_RUN} {command}; echo aishell-run-exited-$?; sleep 600")
 
 
 def test_detach_and_reattach_from_another_terminal(project):
@@ -68,6 +68,17 @@ def test_detach_and_reattach_from_another_terminal(project):
 
     tmux("send-keys", "-t", "first", "exit", "Enter")
     wait_for(lambda: not our_containers(project), what="the sandbox to end with its shell")
+
+
+def test_leaving_returns_the_shells_status_and_keeps_its_last_screen(project):
+    start("leaving", project, "shell")
+    wait_for(lambda: our_containers(project), what="the sandbox to start")
+    wait_for(lambda: "$" in screen("leaving") or "#" in screen("leaving"), what="a prompt")
+    tmux("send-keys", "-t", "leaving", "echo last-words-$((6*7)); exit 7", "Enter")
+    wait_for(lambda: "aishell-run-exited-" in screen("leaving"), what="aishell-run to exit")
+    assert "aishell-run-exited-7" in screen("leaving")
+    assert "last-words-42" in screen("leaving")  # printed inside tmux, shown again after it ended
+    assert our_containers(project) == []
 
 
 def test_ps_lists_and_stop_removes_a_sandbox(project):

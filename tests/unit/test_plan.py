@@ -1,6 +1,7 @@
 """The launch plan's command line: what goes in, and what never does."""
 
 import os
+import subprocess
 from pathlib import Path
 
 from aishell_runner.engines.docker import Docker
@@ -49,9 +50,22 @@ def test_resources_and_hardening_reach_the_engine(tmp_path):
     assert "no-new-privileges" in argv and "--init" in argv and "--rm" in argv
 
 
-def test_interactive_sessions_run_the_agent_in_tmux(tmp_path):
+def test_interactive_sessions_run_the_agent_in_tmux_and_keep_its_status_and_last_screen(tmp_path):
     argv = run_argv(plan_for(tmp_path, interactive=True))
-    assert argv[-5:] == ["tmux", "new-session", "-s", "aishell", "claude"]
+    assert argv[-5:-3] == ["sh", "-c"] and argv[-2:] == ["aishell-session", "claude"]
+    session = argv[-3]
+    assert session.startswith("tmux new-session -s aishell sh -c ")
+    # Run here, with a stand-in tmux: the agent's status comes out, and its last screen is printed again.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "tmux").write_text('#!/bin/sh\n[ "$1" = capture-pane ] && { printf "agent said bye\\n\\n\\n"; exit 0; }\n'
+                               'shift 3; exec "$@"\n')
+    (fake / "tmux").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    here = session.replace("/tmp/", f"{tmp_path}/")
+    run = subprocess.run(["sh", "-c", here, "aishell-session", "sh", "-c", "exit 7"], capture_output=True, text=True,
+                         env=env)
+    assert (run.returncode, run.stdout) == (7, "agent said bye\n")
 
 
 def test_pre_start_runs_first_and_the_command_keeps_its_exit_status(tmp_path):
