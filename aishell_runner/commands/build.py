@@ -10,9 +10,10 @@ from typing import Any
 from rich.table import Table
 
 from .. import images
-from ..engines import engine_answers
+from ..engines import choose_engine
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
 from ..playbook import run_playbook
+from ..settings import Settings, load_settings
 from ..ui import UI
 
 NAME = "build"
@@ -23,7 +24,10 @@ EPILOG = """examples:
   aishell-run build --agent claude=2.1.332 --agent codex=   # pin Claude Code, leave Codex out
   aishell-run build --force --json
 
-A project's `.aishell/Dockerfile` (starting FROM localhost/aishell-foundation:latest)
+It reads the same settings as a launch (/etc/aishell, your user layer and the
+project's .aishell/config.yaml: engine, image.*, agents.*.version), so the next
+launch finds its images current; the flags override the settings. A project's
+`.aishell/Dockerfile` (starting FROM localhost/aishell-foundation:latest)
 becomes the project's image. Content hashes of every input are kept as image
 labels: when nothing changed, nothing is built and no Ansible is started."""
 
@@ -37,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("project", nargs="?", default=".", help="project directory (default: the current one)")
-    parser.add_argument("--engine", choices=["docker", "podman"], help="default: docker when it answers, else podman")
+    parser.add_argument("--engine", choices=["docker", "podman"],
+                        help="default: the settings' engine (auto: docker when it answers, else podman)")
     parser.add_argument("--base-source", choices=["registry", "debootstrap"], help="where the Debian base comes from")
     parser.add_argument("--no-fallback", action="store_true",
                         help="fail instead of building the base locally when the registry cannot be reached")
@@ -48,8 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    engine = args.engine or _detect_engine()
-    settings = images.settings_with({**_overrides(args), "sandbox_image_engine": engine})
+    project = Path(args.project).resolve()
+    if not project.is_dir():
+        raise AishellError(f"{args.project} is not a directory", hint="give the project's directory, or run it there",
+                           exit_code=EXIT_USAGE)
+    chosen = load_settings(project)
+    engine = args.engine or choose_engine(chosen.engine).name
+    settings = images.settings_with({**overrides(args, chosen, project), "sandbox_image_engine": engine})
     started = time.perf_counter()
     freshness = images.check(engine, settings)
     if freshness.all_current and not args.force:
@@ -67,38 +77,24 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     return _finish(ui, engine, settings, built=built, seconds=time.perf_counter() - started)
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {"sandbox_image_force": args.force}
+def overrides(args: argparse.Namespace, chosen: Settings, project: Path) -> dict[str, Any]:
+    """The image role's variables: what the settings choose for a launch of `project`, then the flags."""
+    result: dict[str, Any] = {**images.overrides_for(chosen, project), "sandbox_image_force": args.force}
     if args.base_source:
-        overrides["sandbox_image_base_source"] = args.base_source
+        result["sandbox_image_base_source"] = args.base_source
     if args.no_fallback:
-        overrides["sandbox_image_base_fallback"] = False
+        result["sandbox_image_base_fallback"] = False
     if args.ca_bundle:
         images.ca_bundle_path(args.ca_bundle)  # a missing file is refused here, before any build
-        overrides["sandbox_image_ca_bundle"] = args.ca_bundle
-    if args.agent:
-        agents = dict(images.settings_with({})["sandbox_image_agents"])
-        for pin in args.agent:
-            name, sep, version = pin.partition("=")
-            if not sep or name not in AGENTS:
-                raise AishellError(f"--agent {pin!r} is not NAME=VERSION with NAME one of {', '.join(AGENTS)}",
-                                   hint="for example --agent claude=2.1.332, or --agent gemini= to leave it out",
-                                   exit_code=EXIT_USAGE)
-            agents[name] = version
-        overrides["sandbox_image_agents"] = agents
-    project = Path(args.project).resolve()
-    dockerfile = project / ".aishell" / "Dockerfile"
-    if dockerfile.is_file():
-        overrides["sandbox_image_extension_dockerfile"] = str(dockerfile)
-        overrides["sandbox_image_extension_name"] = images.extension_name(project)
-    return overrides
-
-
-def _detect_engine() -> str:
-    for engine in ("docker", "podman"):
-        if engine_answers(engine):
-            return engine
-    raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`", exit_code=4)
+        result["sandbox_image_ca_bundle"] = args.ca_bundle
+    for pin in args.agent:
+        name, sep, version = pin.partition("=")
+        if not sep or name not in AGENTS:
+            raise AishellError(f"--agent {pin!r} is not NAME=VERSION with NAME one of {', '.join(AGENTS)}",
+                               hint="for example --agent claude=2.1.332, or --agent gemini= to leave it out",
+                               exit_code=EXIT_USAGE)
+        result["sandbox_image_agents"] = {**result["sandbox_image_agents"], name: version}
+    return result
 
 
 def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:

@@ -1,6 +1,10 @@
-"""The sandbox_image role's hash and build-log helpers (roles/sandbox_image/filter_plugins)."""
+"""The sandbox_image role's hash and build-log helpers (roles/sandbox_image/filter_plugins), and what
+`aishell-run build` asks the role for."""
+
+import argparse
 
 from aishell_runner import images
+from aishell_runner.commands import build
 
 filters = images._filters()
 
@@ -61,3 +65,24 @@ def test_project_image_names_are_readable_and_unique_per_path(tmp_path):
     one, two = tmp_path / "My App", tmp_path / "other" / "My App"
     assert images.extension_name(one).startswith("localhost/aishell-project-my-app-")
     assert images.extension_name(one) != images.extension_name(two)
+
+
+def test_build_wants_what_the_project_settings_choose_and_its_flags_override(layers):
+    """`aishell-run build` reads the settings a launch reads (it ignored .aishell/config.yaml before)."""
+    (layers.project / ".aishell" / "Dockerfile").write_text("FROM localhost/aishell-foundation:latest\n")
+    chosen = layers.load(project="""\
+        image: {base_source: debootstrap, fallback: false}
+        agents: {claude: {version: "2.1.300"}, gemini: {version: ""}}
+        """)
+    flags = argparse.Namespace(force=False, base_source=None, no_fallback=False, ca_bundle=None, agent=[])
+    wanted = build.overrides(flags, chosen, layers.project)
+    assert wanted == {**images.overrides_for(chosen, layers.project), "sandbox_image_force": False}
+    assert wanted["sandbox_image_base_source"] == "debootstrap" and wanted["sandbox_image_base_fallback"] is False
+    assert wanted["sandbox_image_agents"]["claude"] == "2.1.300" and wanted["sandbox_image_agents"]["gemini"] == ""
+    assert wanted["sandbox_image_extension_name"] == images.extension_name(layers.project)
+
+    flags = argparse.Namespace(force=True, base_source="registry", no_fallback=False, ca_bundle=None,
+                               agent=["claude=2.1.332"])
+    wanted = build.overrides(flags, chosen, layers.project)
+    assert wanted["sandbox_image_base_source"] == "registry" and wanted["sandbox_image_force"] is True
+    assert wanted["sandbox_image_agents"]["claude"] == "2.1.332" and wanted["sandbox_image_agents"]["gemini"] == ""
