@@ -111,7 +111,8 @@ class Sandbox:
         is what the tests assert on)."""
         aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
                                                                                     "aishell-run")
-        return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {aishell} {arguments}")
+        return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {aishell} {arguments}",
+                          check=False)
 
     def run(self, command: str) -> subprocess.CompletedProcess:
         """`command` inside a sandbox (unchecked, like `aishell`)."""
