@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, Identity
+from .git_protection import protected_paths
 
 AGENT_COMMANDS = {
     "claude": ["claude"],
@@ -200,6 +201,8 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
     common = git_common_dir(project)
     if common:
         mounts.append(PlannedMount(str(common), str(common), False))
+    # Over those: what git on the host would run or obey by itself (git_protection.py).
+    mounts += [PlannedMount(str(path), str(path), True) for path in protected_paths(project, common)]
     for relative in AGENT_CONFIG[harness]:
         mounts.append(PlannedMount(str(home / relative), str(home / relative), False))
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]

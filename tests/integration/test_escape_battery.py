@@ -116,3 +116,22 @@ def test_a_memory_hog_is_killed_inside_the_limit(sandbox):
     run = sandbox.run("python3 -c 'b = b\"x\" * (1024 ** 3); print(\"survived\")'")
     assert "survived" not in run.stdout
     assert run.returncode == 137  # killed by the kernel's OOM killer, inside the sandbox's limit
+
+
+def test_git_hooks_and_config_cannot_be_planted_but_git_work_goes_on(sandbox):
+    root = sandbox.root
+    identity = "-c user.name=T -c user.email=t@example.org"
+    sandbox.shell(f"git init -q {root} && git -C {root} {identity} commit -q --allow-empty -m init")
+    config_before = sandbox.shell(f"cat {root}/.git/config").stdout
+    inside = ("echo 'touch /tmp/pwned' > .git/hooks/post-checkout && echo hook-planted; "
+              "git config core.fsmonitor 'touch /tmp/pwned' && echo config-set; "
+              "printf '[core]\\n\\thooksPath = .\\n' >> .git/config && echo config-appended; "
+              f"echo work > work.txt && git add work.txt && git {identity} commit -q -m work && git branch agent "
+              "&& git log --oneline | wc -l")
+    run = sandbox.run(inside)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["2"], run.stdout  # no write got through; the ordinary work did
+    # On the host afterwards: nothing planted, the configuration as it was, the work there.
+    assert sandbox.shell(f"ls -A {root}/.git/hooks").stdout.split().count("post-checkout") == 0
+    assert sandbox.shell(f"cat {root}/.git/config").stdout == config_before
+    assert sandbox.shell(f"git -C {root} log --format=%s agent").stdout.split() == ["work", "init"]

@@ -1,0 +1,67 @@
+"""The parts of a repository that git on the host runs or obeys by itself, mounted read-only in a sandbox.
+
+A hook, or a setting such as `core.fsmonitor`, `core.hooksPath` or an alias,
+planted from inside would run at the user's next `git status` on the host. So
+every git directory the sandbox can reach (the project's own `.git`, a
+worktree's shared one, each submodule's under `modules/`) has its `hooks`
+and its configuration files (`config`, `config.worktree`, each worktree's
+`config.worktree`, and the files they include that the sandbox can reach)
+mounted read-only over the writable project. Objects, refs, the index and logs stay writable, so add,
+commit, branch, log, diff and fetch from local paths work inside.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+CONFIG_FILES = ("config", "config.worktree")
+
+
+def git_dirs(project: Path, common: Path | None) -> list[Path]:
+    """The git directories a sandbox of `project` reaches: its own `.git`, the shared one, submodules'."""
+    roots = [path for path in (project / ".git", common) if path is not None and path.is_dir()]
+    found = []
+    for root in dict.fromkeys(roots):
+        found.append(root)
+        modules = root / "modules"
+        # A submodule's git directory is modules/NAME (nested ones modules/NAME/modules/...): it has a HEAD.
+        found += sorted(head.parent for head in modules.rglob("HEAD") if (head.parent / "config").is_file()) \
+            if modules.is_dir() else []
+    return found
+
+
+def protected_paths(project: Path, common: Path | None) -> list[Path]:
+    """What to mount read-only: each git directory's hooks (made when missing, so it can be mounted) and
+    configuration files, its worktrees' own, and every file they include."""
+    paths: list[Path] = []
+    for git_dir in git_dirs(project, common):
+        hooks = git_dir / "hooks"
+        hooks.mkdir(mode=0o755, exist_ok=True)
+        paths.append(hooks)
+        configs = [git_dir / name for name in CONFIG_FILES]
+        worktrees = git_dir / "worktrees"
+        if worktrees.is_dir():
+            configs += sorted(worktrees.glob("*/config.worktree"))
+        for config in configs:
+            if config.is_file():
+                paths += [config, *included_files(config)]
+    # An included file outside what the sandbox mounts is out of its reach already; mounting it would
+    # bring it in.
+    reachable = [root for root in (project, common) if root is not None]
+    return [path for path in dict.fromkeys(paths) if any(path.is_relative_to(root) for root in reachable)]
+
+
+def included_files(config: Path, seen: frozenset[Path] = frozenset()) -> list[Path]:
+    """The files `config` includes (include.path and includeIf.*.path), followed transitively; existing ones."""
+    run = subprocess.run(["git", "config", "--file", str(config), "--get-regexp", r"^include(if\..*)?\.path$"],
+                         capture_output=True, text=True)
+    found = []
+    for line in run.stdout.splitlines():
+        _, _, value = line.partition(" ")
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else config.parent / path
+        if path.is_file() and path not in seen and path != config:
+            found.append(path)
+            found += included_files(path, seen | {config, path})
+    return found
