@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import egress, images, platforms
+from .. import audit, egress, host_run_files, images, platforms
 from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
@@ -205,6 +205,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)
     address = None
+    watched = host_run_files.snapshot(Path(plan.project))
     try:
         if proxy is not None:
             address = egress.register(proxy, ready.egress, name, plan.network["allow"])
@@ -216,9 +217,24 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         engine.forget_secrets(name)
         if address:
             egress.unregister(ready.egress, address)
+        _report_host_run_files(ui, plan, watched)
     if status == ENGINE_FAILED and not engine_answers(engine.name):
         raise unavailable(engine.name)
     return status
+
+
+def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> None:
+    """Name each file the session changed that a tool on the host runs by itself (host_run_files.py)."""
+    project = Path(plan.project)
+    changed = host_run_files.changes(before, host_run_files.snapshot(project))
+    if not changed:
+        return
+    audit.record(project, plan.harness, "files the host runs changed in the session",
+                 files=[{"path": path, "change": change} for path, change in changed.items()])
+    ui.err.print("warning: the session changed files that tools on this host run or obey by themselves; "
+                 "review them before they do:", markup=False, soft_wrap=True)
+    for path, change in changed.items():
+        ui.err.print(f"  {change}: {project / path}", markup=False, soft_wrap=True)
 
 
 def _prepare_cold(ui: UI, ready: Prepared, argv: list[str]) -> None:

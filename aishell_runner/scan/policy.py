@@ -10,16 +10,14 @@ decision goes to an audit log.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import audit
 from ..errors import EXIT_REFUSED, AishellError
-from ..paths import state_dir
 from ..settings import Settings
 from ..ui import UI, escape
 from . import Finding, NameRules, Rule, ScanResult, display, scan_tree
@@ -42,10 +40,6 @@ class Located:
     @property
     def shown(self) -> str:
         return display(self.target)
-
-
-def audit_log() -> Path:
-    return state_dir() / "audit.jsonl"
 
 
 def rules_from(settings: Settings) -> NameRules:
@@ -142,17 +136,6 @@ def _ask(ui: UI) -> str:
 
 
 def _audit(project: Path, harness: str, items: list[Located], decision: str) -> None:
-    entry = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "project": str(project),
-        "harness": harness,
-        "user": getpass.getuser(),
-        "uid": os.getuid(),
-        "decision": decision,
-        "findings": [{"fingerprint": item.finding.fingerprint, "severity": item.finding.severity,
-                      "rule": item.finding.rule, "path": item.shown} for item in items],
-    }
-    path = audit_log()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a", encoding="utf-8") as log:
-        log.write(json.dumps(entry, sort_keys=True) + "\n")
+    audit.record(project, harness, decision,
+                 findings=[{"fingerprint": item.finding.fingerprint, "severity": item.finding.severity,
+                            "rule": item.finding.rule, "path": item.shown} for item in items])

