@@ -122,8 +122,8 @@ def running_proxy(engine: str, names: Names, wanted_hash: str) -> Proxy | None:
     """The proxy when it runs with the wanted configuration on both of its networks, else None.
 
     Two engine calls side by side: the proxy's state, and whether its networks still exist. A running
-    proxy can outlive a network (Podman keeps a container's network namespace when the network's
-    definition is lost), and a sandbox started on a network that is gone fails at launch.
+    proxy can be left without one (removed or disconnected from outside): a sandbox started on a network
+    that is gone fails at launch, and one behind a proxy without its outbound network reaches nothing.
     """
     template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
                 "{{json .NetworkSettings.Networks}}")
