@@ -21,13 +21,18 @@ CONFIG_FILES = ("config", "config.worktree")
 def git_dirs(project: Path, common: Path | None) -> list[Path]:
     """The git directories a sandbox of `project` reaches: its own `.git`, the shared one, submodules'."""
     roots = [path for path in (project / ".git", common) if path is not None and path.is_dir()]
+    return [found for root in dict.fromkeys(roots) for found in [root, *_git_dirs_below(root / "modules")]]
+
+
+def _git_dirs_below(folder: Path) -> list[Path]:
+    """The submodules' git directories under a `modules` folder (a name may hold slashes), and theirs in
+    turn, without walking their objects."""
     found = []
-    for root in dict.fromkeys(roots):
-        found.append(root)
-        modules = root / "modules"
-        # A submodule's git directory is modules/NAME (nested ones modules/NAME/modules/...): it has a HEAD.
-        found += sorted(head.parent for head in modules.rglob("HEAD") if (head.parent / "config").is_file()) \
-            if modules.is_dir() else []
+    for child in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if (child / "HEAD").is_file() and (child / "config").is_file():
+            found += [child, *_git_dirs_below(child / "modules")]
+        elif child.is_dir() and not child.is_symlink():
+            found += _git_dirs_below(child)  # a component of a NAME with slashes
     return found
 
 

@@ -65,9 +65,11 @@ def test_submodules_hooks_and_config_are_protected(tmp_path):
     library = repository(tmp_path / "library")
     project = repository(tmp_path / "project")
     git("submodule", "add", "-q", str(library), "lib", cwd=project)
+    git("submodule", "add", "-q", str(library), "vendor/lib", cwd=project)  # a name with a slash
     found = protected_paths(project, None)
-    assert project / ".git" / "modules" / "lib" / "hooks" in found
-    assert project / ".git" / "modules" / "lib" / "config" in found
+    for module in ("lib", "vendor/lib"):
+        assert project / ".git" / "modules" / module / "hooks" in found
+        assert project / ".git" / "modules" / module / "config" in found
 
 
 def test_the_plan_mounts_them_read_only_over_the_writable_project(tmp_path):
