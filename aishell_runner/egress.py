@@ -26,21 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .agents import REGISTRY as AGENT_REGISTRY
 from .errors import AishellError
 from .paths import state_dir
 
 PORT = 3128
 CONFIG_LABEL = "org.aishell.egress-config"
-# Each agent's own API and sign-in hosts (from each vendor's network documentation).
-AGENT_HOSTS = {
-    "claude": ["api.anthropic.com", "console.anthropic.com", "statsig.anthropic.com", "claude.ai",
-               "platform.claude.com"],
-    "codex": ["api.openai.com", "auth.openai.com", "chatgpt.com"],
-    "gemini": ["generativelanguage.googleapis.com", "cloudcode-pa.googleapis.com", "oauth2.googleapis.com",
-               "accounts.google.com", "www.googleapis.com"],
-    "opencode": ["opencode.ai", "models.dev", "api.anthropic.com", "api.openai.com", "openrouter.ai"],
-    "shell": [],
-}
 REGISTRY_HOSTS = {
     "npm": ["registry.npmjs.org"],
     "pypi": ["pypi.org", "files.pythonhosted.org"],
@@ -77,7 +68,7 @@ def names_for(uid: int, subnet: str | None) -> Names:
 
 def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...]) -> list[str]:
     """The agent's own hosts, then the registries asked for, then the settings' hosts; no repeats."""
-    hosts = [*AGENT_HOSTS[harness], *(h for r in registries for h in REGISTRY_HOSTS[r]), *allow]
+    hosts = [*AGENT_REGISTRY[harness].hosts, *(h for r in registries for h in REGISTRY_HOSTS[r]), *allow]
     return list(dict.fromkeys(hosts))
 
 

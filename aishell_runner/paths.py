@@ -21,6 +21,12 @@ def state_dir() -> Path:
     return Path(base) / "aishell"
 
 
+def data_dir() -> Path:
+    """XDG data directory: what must last (the agents' sandbox profiles)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "aishell"
+
+
 def cache_dir() -> Path:
     """XDG cache directory: results that can be recomputed (validated settings, scan results)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

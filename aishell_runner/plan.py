@@ -18,34 +18,12 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, profiles
+from .agents import REGISTRY
 from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, Identity
 from .git_protection import protected_paths
 
-AGENT_COMMANDS = {
-    "claude": ["claude"],
-    "codex": ["codex"],
-    "gemini": ["gemini"],
-    "opencode": ["opencode"],
-    "shell": ["bash", "-l"],
-}
-# Only the running agent's own configuration is mounted, relative to $HOME.
-AGENT_CONFIG = {
-    "claude": [".claude", ".claude.json"],
-    "codex": [".codex"],
-    "gemini": [".gemini"],
-    "opencode": [".config/opencode", ".local/share/opencode"],
-    "shell": [],
-}
-# Only the running agent's API-key variables are passed.
-AGENT_KEYS = {
-    "claude": ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
-    "codex": ["OPENAI_API_KEY"],
-    "gemini": ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
-    "opencode": ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"],
-    "shell": [],
-}
 SAFE_DEFAULTS = {"read_only_root": False, "add_capabilities": (), "no_new_privileges": True, "seccomp": "default"}
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
 TMUX_SESSION = "aishell"
@@ -203,21 +181,21 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         mounts.append(PlannedMount(str(common), str(common), False))
     # Over those: what git on the host would run or obey by itself (git_protection.py).
     mounts += [PlannedMount(str(path), str(path), True) for path in protected_paths(project, common)]
-    for relative in AGENT_CONFIG[harness]:
-        mounts.append(PlannedMount(str(home / relative), str(home / relative), False))
+    # The agent's sandbox profile, never the host's own configuration of it (profiles.py).
+    mounts += [PlannedMount(str(source), str(target), False) for source, target in profiles.mounts(harness, home)]
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
 
     literal = git_identity_env(project)
     not_secret = {*TERMINAL_ENV, *literal, "HOME"}
     literal.update({var.name: var.value for var in settings_env if var.value is not None})
-    passed = [name for name in TERMINAL_ENV + AGENT_KEYS[harness] if name in environ]
+    passed = [name for name in TERMINAL_ENV + list(REGISTRY[harness].credentials) if name in environ]
     passed += [var.name for var in settings_env if var.value is None and var.name in environ]
     return LaunchPlan(
         engine=engine.name,
         image=image,
         project=str(project),
         harness=harness,
-        command=command or AGENT_COMMANDS[harness],
+        command=command or list(REGISTRY[harness].command),
         uid=identity.uid,
         gid=identity.gid,
         user=account.pw_name,
@@ -282,7 +260,7 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/var/tmp:rw,exec,mode=1777"]
     argv += plan.limit_args
     argv += network_args(plan)
-    # A private, writable home owned by the user; the agent's config is mounted into it.
+    # A private, writable home owned by the user; the agent's profile is mounted into it.
     argv += ["--tmpfs", f"{plan.home}:rw,exec,{plan.home_owner},mode=0700"]
     if plan.passwd_dir:
         argv += ["--volume", f"{plan.passwd_dir}/passwd:/etc/passwd:ro",

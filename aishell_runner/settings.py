@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 import yaml
 
+from aishell_runner.agents import AGENTS, HARNESSES, REGISTRY
 from aishell_runner.errors import EXIT_USAGE, AishellError
 from aishell_runner.paths import cache_dir
 
@@ -42,8 +43,6 @@ PROJECT_CONFIG = Path(".aishell/config.yaml")
 DEFAULT_DOCKERFILE = Path(".aishell/Dockerfile")
 
 ENGINES = ("auto", "docker", "podman")
-HARNESSES = ("claude", "codex", "gemini", "opencode", "shell")
-AGENTS = ("claude", "codex", "gemini", "opencode")
 BASE_SOURCES = ("registry", "debootstrap")
 NETWORK_MODES = ("allowlist", "open", "none")
 REGISTRIES = ("npm", "pypi", "debian", "github")
@@ -911,7 +910,7 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _mount_risk(source: Path, context: _Context) -> str | None:
+def _mount_risk(source: Path, context: _Context, readonly: bool) -> str | None:
     """Why mounting `source` (or what it points to) would undo the sandbox, or None when it is fine."""
     homes = {context.home, Path(os.path.realpath(context.home))}
     sockets = {Path(socket) for socket in ENGINE_SOCKETS}
@@ -934,6 +933,11 @@ def _mount_risk(source: Path, context: _Context) -> str | None:
                 return "your home directory holds your credentials, keys and shell history"
             if path in home.parents:
                 return f"it contains your home directory ({home}) with your credentials and keys"
+            if not readonly:
+                for config in (home / relative for agent in REGISTRY.values() for relative in agent.writes):
+                    if path == config or config in path.parents or path in config.parents:
+                        return (f"{config} is an agent's configuration on the host: a hook or MCP server "
+                                "written there from inside would run on the host (mount it read-only)")
     return None
 
 
@@ -953,7 +957,7 @@ def _parse_mount(spec: str, context: _Context, fail: Callable[[str, str], Settin
             f"the mount source {source} does not exist",
             f"create it or fix the path (relative paths start at the project, {context.project})",
         )
-    risk = _mount_risk(source, context)
+    risk = _mount_risk(source, context, readonly)
     if risk and not context.allow_risky_mounts:
         raise fail(
             f"refusing to mount {source}: {risk}",

@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from .. import images
+from ..agents import AGENTS
 from ..engines import choose_engine
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
 from ..playbook import run_playbook
@@ -17,7 +18,6 @@ from ..settings import Settings, load_settings
 from ..ui import UI
 
 NAME = "build"
-AGENTS = ("claude", "codex", "gemini", "opencode")
 EPILOG = """examples:
   aishell-run build                               # foundation (+ .aishell/Dockerfile), only if changed
   aishell-run build --base-source debootstrap     # no container registry needed

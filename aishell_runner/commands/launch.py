@@ -14,12 +14,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import audit, egress, host_run_files, images, platforms
+from .. import audit, egress, host_run_files, images, platforms, profiles
+from ..agents import REGISTRY
 from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
-from ..plan import AGENT_CONFIG, LaunchPlan, make_plan, run_argv, session_argv, session_name
+from ..plan import LaunchPlan, make_plan, run_argv, session_argv, session_name
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
@@ -29,12 +30,10 @@ from ..ui import UI
 # What `docker run` and `podman run` answer when the engine itself failed (not the command).
 ENGINE_FAILED = 125
 
-AGENTS = {"claude": "Claude Code", "codex": "Codex CLI", "gemini": "Gemini CLI", "opencode": "OpenCode",
-          "shell": "a shell"}
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for agent, what in AGENTS.items():
+    for agent, spec in REGISTRY.items():
+        what = spec.title
         parser = subparsers.add_parser(
             agent,
             help=f"open {what} in a sandbox on this project",
@@ -200,7 +199,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
                                    hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
     spec = json.loads(spec_file.read_text())
-    _create_agent_config(plan)
+    profiles.prepare(plan.harness, Path.home())
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)
@@ -262,21 +261,6 @@ def _prepare_cold(ui: UI, ready: Prepared, argv: list[str]) -> None:
         failure = result.final_failure
         raise AishellError(failure.message if failure else f"preparing the sandbox ended with {result.status}",
                            hint=f"Ansible's log: {result.log}", exit_code=EXIT_FAILURE)
-
-
-def _create_agent_config(plan: LaunchPlan) -> None:
-    """The agent's config paths are mounted, so they must exist on the host: created empty when missing."""
-    home = Path(plan.home)
-    for relative in AGENT_CONFIG[plan.harness]:
-        path = home / relative
-        if path.exists():
-            continue
-        if path.suffix == ".json":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("{}\n")
-            path.chmod(0o600)
-        else:
-            path.mkdir(parents=True, mode=0o700)
 
 
 def _create_empty_file(plan: LaunchPlan) -> None:

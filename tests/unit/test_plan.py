@@ -135,3 +135,14 @@ def test_safe_defaults_and_each_relaxation(tmp_path):
     assert "--cap-add=NET_BIND_SERVICE" in argv and "no-new-privileges" not in argv
     assert "seccomp=unconfined" in argv
     assert "--read-only" in argv and "/tmp:rw,exec,mode=1777" in argv
+
+
+def test_the_agent_gets_its_sandbox_profile_never_the_hosts_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    plan = plan_for(tmp_path)
+    home = Path(plan.home)
+    agent_mounts = {m.target: m for m in plan.mounts if m.target.startswith(f"{home}/.claude")}
+    assert sorted(agent_mounts) == [f"{home}/.claude", f"{home}/.claude.json"]
+    for target, mount in agent_mounts.items():
+        assert mount.source == str(tmp_path / "data/aishell/profiles/claude" / Path(target).name)
+        assert not mount.readonly

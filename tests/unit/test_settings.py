@@ -337,6 +337,17 @@ def test_risky_mounts_are_refused_unless_allowed(layers, spec, risk):
     assert len(layers.load(allow_risky_mounts=True).mounts) == 1
 
 
+@pytest.mark.parametrize("spec", ["~/.claude", "~/.claude/commands", "~/.claude.json", "~/.config",
+                                  "~/.local/share/opencode"])
+def test_an_agents_host_configuration_is_mounted_read_only_or_not_at_all(layers, spec):
+    for directory in (".claude/commands", ".config/opencode", ".local/share/opencode"):
+        (layers.home / directory).mkdir(parents=True)
+    (layers.home / ".claude.json").write_text("{}")
+    error = layers.error(f"mounts: ['{spec}']\n")
+    assert "an agent's configuration on the host" in error.message and "read-only" in error.message
+    assert layers.load(project=f"mounts: ['{spec}:/agent-config:ro']\n").mounts[0].readonly
+
+
 def test_podman_socket_under_the_runtime_dir_is_risky(layers):
     runtime = layers.root / "run-user"
     (runtime / "podman").mkdir(parents=True)
