@@ -71,6 +71,7 @@ class Sandbox:
         self.engine, self.root, self.as_user = engine, root, as_user
         # The user settings layer of this sandbox's runs (beside the project, not in it).
         self.config_home = root.parent / f"{root.name}.config"
+        self.env: dict[str, str] = {}  # more variables for its runs of aishell-run
 
     def shell(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
         """A shell command on the host, as the sandbox's user; a failure stops the test unless `check=False`."""
@@ -111,7 +112,8 @@ class Sandbox:
         is what the tests assert on)."""
         aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
                                                                                     "aishell-run")
-        return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {aishell} {arguments}",
+        env = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env.items())
+        return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {env} {aishell} {arguments}",
                           check=False)
 
     def run(self, command: str) -> subprocess.CompletedProcess:

@@ -127,12 +127,94 @@ def test_git_hooks_and_config_cannot_be_planted_but_git_work_goes_on(sandbox):
     inside = ("echo 'touch /tmp/pwned' > .git/hooks/post-checkout && echo hook-planted; "
               "git config core.fsmonitor 'touch /tmp/pwned' && echo config-set; "
               "printf '[core]\\n\\thooksPath = .\\n' >> .git/config && echo config-appended; "
+              "git config include.path ../planted.gitconfig && echo include-set; "
+              "echo 'touch /tmp/pwned' > .envrc; "
               f"echo work > work.txt && git add work.txt && git {identity} commit -q -m work && git branch agent "
               "&& git log --oneline | wc -l")
     run = sandbox.run(inside)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["2"], run.stdout  # no write got through; the ordinary work did
+    # .envrc is the user's project, so the edit stays; the session's end names it.
+    assert f"added: {root}/.envrc" in run.stderr, run.stderr
     # On the host afterwards: nothing planted, the configuration as it was, the work there.
     assert sandbox.shell(f"ls -A {root}/.git/hooks").stdout.split().count("post-checkout") == 0
     assert sandbox.shell(f"cat {root}/.git/config").stdout == config_before
     assert sandbox.shell(f"git -C {root} log --format=%s agent").stdout.split() == ["work", "init"]
+
+
+# What each agent's configuration on the host holds before the sessions (home-relative path: content).
+HOST_AGENT_CONFIG = {
+    ".claude/CLAUDE.md": "host instructions\n",
+    ".claude/settings.json": '{"model": "host-model", "env": {"ANTHROPIC_API_KEY": "sk-ant-host-only"}}\n',
+    ".claude/.credentials.json": '{"claudeAiOauth": {"accessToken": "sk-ant-oat-host-only"}}\n',
+    ".claude.json": '{"mcpServers": {}}\n',
+    ".codex/config.toml": 'model = "host-model"\n',
+    ".codex/auth.json": '{"OPENAI_API_KEY": "sk-host-only"}\n',
+    ".gemini/settings.json": '{"model": {"name": "host-model"}}\n',
+    ".config/opencode/opencode.json": '{"model": "host-model"}\n',
+    ".bashrc": "# the host's own\n",
+}
+# From inside: read what the host's configuration gave, then plant a hook, an MCP server and a command in
+# each agent's configuration, and leave a link in the profile aimed at a host file.
+PLANT = {
+    "claude": "cat ~/.claude/CLAUDE.md ~/.claude/settings.json; ls -A ~/.claude; "
+              """printf '{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "touch"}]}]}}' """
+              "> ~/.claude/settings.json && "
+              """printf '{"mcpServers": {"planted": {"command": "touch"}}}' > ~/.claude.json && """
+              "mkdir -p ~/.claude/commands && echo 'run: touch /tmp/pwned' > ~/.claude/commands/planted.md && "
+              "echo remembered > ~/.claude/memory-of-session-one && "
+              "rm ~/.claude/CLAUDE.md && ln -s {host_home}/.bashrc ~/.claude/CLAUDE.md && echo planted",
+    "codex": "cat ~/.codex/config.toml; ls -A ~/.codex; "
+             """printf '[mcp_servers.planted]\\ncommand = "touch"\\n' >> ~/.codex/config.toml && """
+             "mkdir -p ~/.codex/prompts && echo planted > ~/.codex/prompts/planted.md && echo planted",
+    "gemini": "cat ~/.gemini/settings.json; "
+              """printf '{"mcpServers": {"planted": {"command": "touch"}}}' > ~/.gemini/settings.json && """
+              "mkdir -p ~/.gemini/commands && echo 'prompt = \"planted\"' > ~/.gemini/commands/planted.toml && "
+              "echo planted",
+    "opencode": "cat ~/.config/opencode/opencode.json; "
+                """printf '{"mcp": {"planted": {"type": "local", "command": ["touch"]}}}' """
+                "> ~/.config/opencode/opencode.json && mkdir -p ~/.config/opencode/command && "
+                "echo planted > ~/.config/opencode/command/planted.md && echo planted",
+}
+
+
+@pytest.fixture
+def host_home(sandbox, tmp_path):
+    """The home whose agent configuration the sandboxes must leave alone. Rootless Podman keeps its storage
+    under the user's home, so there it is the test user's own; root's runs get one of their own."""
+    if sandbox.as_user:
+        home = sandbox.shell("echo $HOME").stdout.strip()
+    else:
+        home = str(tmp_path / "home")
+        sandbox.env = {"HOME": home}
+    paths = " ".join(f"{home}/{top}" for top in (".claude", ".claude.json", ".codex", ".gemini", ".config/opencode",
+                                                  ".local/share/opencode", ".local/share/aishell", ".bashrc"))
+    sandbox.shell(f"rm -rf {paths}")
+    for relative, content in HOST_AGENT_CONFIG.items():
+        sandbox.shell(f"mkdir -p $(dirname {home}/{relative}) && printf %s {shlex.quote(content)} > {home}/{relative}")
+    yield home
+    sandbox.shell(f"rm -rf {paths}")
+
+
+def test_an_agents_host_configuration_cannot_be_changed_from_inside_and_its_profile_lasts(sandbox, host_home):
+    def host_state() -> str:
+        return sandbox.shell(f"cd {host_home} && find .claude .claude.json .codex .gemini .config/opencode .bashrc "
+                             "-type f -exec sha256sum {} + | sort").stdout
+
+    before = host_state()
+    for agent, plant in PLANT.items():
+        sandbox.configure(f"harness: {agent}\n")
+        run = sandbox.run(plant.replace("{host_home}", host_home))
+        assert run.returncode == 0 and run.stdout.rstrip().endswith("planted"), (agent, run.stdout, run.stderr)
+        # The host's instructions and preferences reached the agent; its credentials did not.
+        assert "host-model" in run.stdout and "host-only" not in run.stdout, (agent, run.stdout)
+        assert ".credentials.json" not in run.stdout and "auth.json" not in run.stdout, (agent, run.stdout)
+    sandbox.configure("harness: claude\n")
+    run = sandbox.run("cat ~/.claude/memory-of-session-one ~/.claude/CLAUDE.md; ls ~/.claude/commands | wc -l")
+    assert run.returncode == 0, run.stderr
+    # The profile kept what the agent wrote; what the host gives came again from the host, the link gone.
+    assert run.stdout.split("\n")[:2] == ["remembered", "host instructions"] and run.stdout.split()[-1] == "0"
+    # On the host: not one byte of any agent's configuration changed, nothing planted is in effect.
+    assert host_state() == before
+    assert sandbox.shell(f"grep -rl planted {host_home}/.claude {host_home}/.claude.json {host_home}/.codex "
+                         f"{host_home}/.gemini {host_home}/.config/opencode", check=False).stdout == ""
