@@ -85,8 +85,12 @@ class LaunchPlan:
     literal_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def digest(self) -> str:
-        """Hash of everything that shapes the launch (secret values only as their own hash)."""
+        """Hash of everything that shapes the sandbox (secret values only as their own hash).
+
+        Not the command: each session gives its own (session_argv), so `exec -- pytest` after
+        `exec -- make test` finds the same launch spec and is warm."""
         public = asdict(self)
+        del public["command"]
         public["literal_env"] = {k: hashlib.sha256(v.encode()).hexdigest() for k, v in self.literal_env.items()}
         # The allowlist is handed to the proxy per session (egress.register): editing it needs no cold launch.
         public["network"] = {k: v for k, v in self.network.items() if k != "allow"}
@@ -99,7 +103,7 @@ class LaunchPlan:
             "image": self.image,
             "project": self.project,
             "harness": self.harness,
-            "argv": session_argv(run_argv(self), name="<session-name>", tty=False),
+            "argv": session_argv(run_options(self), self.image, command_argv(self), name="<session-name>", tty=False),
             "mounts": [asdict(m) for m in self.mounts],
             "hidden": sorted(self.hidden_files + self.hidden_dirs),
             "env": sorted(self.env_names),
@@ -220,12 +224,14 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
     )
 
 
-def session_argv(argv: list[str], *, name: str, tty: bool | None = None, address: str | None = None) -> list[str]:
-    """A plan's command line made into one session's: its own name, a terminal when there is one, and in
-    allowlist mode the address its allowlist was registered for (egress.register)."""
+def session_argv(options: list[str], image: str, command: list[str], *, name: str, tty: bool | None = None,
+                 address: str | None = None) -> list[str]:
+    """One session's engine command line: the plan's options (run_options) with the session's own name, a
+    terminal when there is one and in allowlist mode the address its allowlist was registered for
+    (egress.register); then the image and the session's command (command_argv)."""
     tty = sys.stdin.isatty() and sys.stdout.isatty() if tty is None else tty
-    return [*argv[:2], "--name", name, *(["--tty"] if tty else []), *(["--ip", address] if address else []),
-            *argv[2:]]
+    return [*options[:2], "--name", name, *(["--tty"] if tty else []), *(["--ip", address] if address else []),
+            *options[2:], image, *command]
 
 
 def network_args(plan: LaunchPlan) -> list[str]:
@@ -244,8 +250,8 @@ def network_args(plan: LaunchPlan) -> list[str]:
     return args
 
 
-def run_argv(plan: LaunchPlan) -> list[str]:
-    """The engine command line shared by every session of `plan` (see session_argv)."""
+def run_options(plan: LaunchPlan) -> list[str]:
+    """`ENGINE run` and its options, shared by every session of `plan` (see session_argv)."""
     argv = [plan.engine, "run", "--rm", "--interactive", "--init", "--hostname", "aishell"]
     for key, value in sorted(plan.labels.items()):
         argv += ["--label", f"{key}={value}"]
@@ -276,7 +282,12 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += ["--env", env_name]
     for port in plan.ports:
         argv += ["--publish", port]
-    argv += ["--workdir", plan.project, plan.image]
+    return [*argv, "--workdir", plan.project]
+
+
+def command_argv(plan: LaunchPlan) -> list[str]:
+    """What runs in one session of `plan`: its command, after the settings' pre_start and, for an
+    interactive session, inside the tmux wrapper (IN_SESSION)."""
     command = plan.command
     if plan.pre_start:
         # The settings' pre_start commands run first, in the sandbox; then the
@@ -284,5 +295,5 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         command = ["sh", "-c", " && ".join([*plan.pre_start, 'exec "$@"']), "pre_start", *command]
     if plan.interactive:
         # The session (and the container) ends when the agent exits, with its status (IN_SESSION).
-        return [*argv, "sh", "-c", IN_SESSION, "aishell-session", *command]
-    return [*argv, *command]
+        return ["sh", "-c", IN_SESSION, "aishell-session", *command]
+    return command

@@ -73,8 +73,8 @@ def main() -> None:
 def sandbox_flags_argv(project: Path) -> list[str]:
     """The engine command line the last launch on `project` ran (flags, mounts, limits), running `true`."""
     specs = [path for path in (state_dir() / "launch").glob("*/*/launch.json") if str(project) in path.read_text()]
-    argv = json.loads(max(specs, key=lambda path: path.stat().st_mtime).read_text())["argv"]
-    return [*argv[:argv.index(IMAGE) + 1], "true"]
+    spec = json.loads(max(specs, key=lambda path: path.stat().st_mtime).read_text())
+    return [*spec["options"], spec["image"], "true"]
 
 
 ROOTLESS_USER = "aishell-test"
@@ -93,8 +93,8 @@ def sandbox_flags_argv(project, image):
     import glob
     specs = [path for path in glob.glob(os.path.expanduser("~/.local/state/aishell/launch/*/*/launch.json"))
              if project in open(path).read()]
-    argv = json.load(open(max(specs, key=os.path.getmtime)))["argv"]
-    return argv[:argv.index(image) + 1] + ["true"]
+    spec = json.load(open(max(specs, key=os.path.getmtime)))
+    return spec["options"] + [spec["image"], "true"]
 def timed(argv, n):
     samples = []
     for _ in range(n):

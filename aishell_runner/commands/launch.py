@@ -20,7 +20,7 @@ from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
-from ..plan import LaunchPlan, make_plan, run_argv, session_argv, session_name
+from ..plan import LaunchPlan, command_argv, make_plan, run_options, session_argv, session_name
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
@@ -185,14 +185,15 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
 def run(args: argparse.Namespace, ui: UI) -> int:
     ready = prepare(args, ui)
     engine, plan = ready.engine, ready.plan
-    argv = run_argv(plan)
+    options = run_options(plan)
     spec_file = ready.state / "launch.json"
     warm = spec_file.is_file() and images.check(engine.name, ready.image_settings, ready.foundation_hash).all_current
     if warm:
-        warm = json.loads(spec_file.read_text()).get("argv") == argv
+        spec = json.loads(spec_file.read_text())
+        warm = (spec.get("options"), spec.get("image")) == (options, plan.image)
     proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
     if not warm or (ready.egress and proxy is None):
-        _prepare_cold(ui, ready, argv)
+        _prepare_cold(ui, ready, options)
         if ready.egress:
             proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash)
             if proxy is None:
@@ -209,8 +210,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if proxy is not None:
             address = egress.register(proxy, ready.egress, name, plan.network["allow"])
             env.update(proxy.env())
-        argv = engine.pass_secrets(session_argv(spec["argv"], name=name, address=address), name,
-                                   plan.secret_names, env)
+        options, command = engine.pass_secrets(spec["options"], command_argv(plan), name, plan.secret_names, env)
+        argv = session_argv(options, spec["image"], command, name=name, address=address)
         status = run_session(engine, argv, name, env)
     finally:
         engine.forget_secrets(name)
@@ -236,13 +237,14 @@ def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> 
         ui.err.print(f"  {change}: {project / path}", markup=False, soft_wrap=True)
 
 
-def _prepare_cold(ui: UI, ready: Prepared, argv: list[str]) -> None:
+def _prepare_cold(ui: UI, ready: Prepared, options: list[str]) -> None:
     plan, state = ready.plan, ready.state
     extravars = {
         **images.playbook_vars(ready.image_settings),
         "sandbox_launch_engine": plan.engine,
         "sandbox_launch_state_dir": str(state),
-        "sandbox_launch_argv": argv,
+        "sandbox_launch_options": options,
+        "sandbox_launch_image": plan.image,
         "sandbox_launch_plan_hash": plan.digest(),
         "sandbox_launch_user": plan.user,
         "sandbox_launch_uid": plan.uid,

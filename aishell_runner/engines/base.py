@@ -49,13 +49,14 @@ class Engine(ABC):
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""
         return True
 
-    def pass_secrets(self, argv: list[str], session: str, names: list[str], env: Mapping[str, str]) -> list[str]:
-        """`argv` with the secret variables `names` passed the engine's safest way.
+    def pass_secrets(self, options: list[str], command: list[str], session: str, names: list[str],
+                     env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The engine options and the command with the secret variables `names` passed the engine's safest way.
 
         By default they stay `--env NAME`: the engine client copies the value from
         its own environment, so it is never in a command line.
         """
-        return argv
+        return options, command
 
     def forget_secrets(self, session: str) -> None:
         """Remove what pass_secrets stored for `session`."""

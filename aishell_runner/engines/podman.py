@@ -56,14 +56,14 @@ class Podman(Engine):
     def uses_passwd_files(self) -> bool:
         return os.geteuid() == 0  # rootless keep-id writes the user's entry itself
 
-    def pass_secrets(self, argv: list[str], session: str, names: list[str], env: Mapping[str, str]) -> list[str]:
-        image_at = argv.index("--workdir") + 2  # options end at the image; what follows is the command
+    def pass_secrets(self, options: list[str], command: list[str], session: str, names: list[str],
+                     env: Mapping[str, str]) -> tuple[list[str], list[str]]:
         wanted = {name for name in names if name in env}
         out = []
         index = 0
-        while index < image_at:
-            if argv[index] == "--env" and argv[index + 1] in wanted:
-                name = argv[index + 1]
+        while index < len(options):
+            if options[index] == "--env" and options[index + 1] in wanted:
+                name = options[index + 1]
                 secret = f"{session}-{name}"
                 create = subprocess.run(self.command("secret", "create", "--env=true", secret, name),
                                         env=dict(env), capture_output=True, text=True)
@@ -75,11 +75,11 @@ class Podman(Engine):
                 out += ["--secret", f"{secret},type=mount,target={SECRET_TARGET}{name}"]
                 index += 2
             else:
-                out.append(argv[index])
+                out.append(options[index])
                 index += 1
         if session not in self._stored:
-            return argv
-        return [*out, argv[image_at], *LOADER, *argv[image_at + 1:]]
+            return options, command
+        return out, [*LOADER, *command]
 
     def forget_secrets(self, session: str) -> None:
         stored = self._stored.pop(session, [])

@@ -11,8 +11,8 @@ from aishell_runner.engines.base import Identity
 from aishell_runner.engines.docker import Docker
 from aishell_runner.engines.podman import LOADER, Podman
 
-ARGV = ["podman", "run", "--name", "s1", "--env", "ANTHROPIC_API_KEY", "--env", "TERM", "--workdir", "/p",
-        "image:latest", "sh", "-c", "--env ANTHROPIC_API_KEY"]
+OPTIONS = ["podman", "run", "--name", "s1", "--env", "ANTHROPIC_API_KEY", "--env", "TERM", "--workdir", "/p"]
+COMMAND = ["sh", "-c", "--env ANTHROPIC_API_KEY"]
 
 
 @pytest.fixture
@@ -26,16 +26,15 @@ def fake_podman(tmp_path, monkeypatch):
     return log
 
 
-def test_secret_variables_become_podman_secrets_before_the_image_only(fake_podman):
+def test_secret_variables_become_podman_secrets_in_the_options_only(fake_podman):
     podman = Podman()
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-value", "TERM": "xterm"}  # as client_env() makes it
-    argv = podman.pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], env)
-    image_at = argv.index("image:latest")
+    options, command = podman.pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], env)
     secret = "s1-ANTHROPIC_API_KEY,type=mount,target=aishell-env-ANTHROPIC_API_KEY"
-    assert argv[argv.index(secret) - 1] == "--secret" and argv.index(secret) < image_at
-    assert argv[:image_at].count("--env") == 1  # TERM stays an --env; the key does not
-    assert argv[image_at + 1:] == [*LOADER, "sh", "-c", "--env ANTHROPIC_API_KEY"]  # the command is untouched
-    assert "sk-value" not in " ".join(argv)
+    assert options[options.index(secret) - 1] == "--secret"
+    assert options.count("--env") == 1  # TERM stays an --env; the key does not
+    assert command == [*LOADER, *COMMAND]  # the command itself is untouched
+    assert "sk-value" not in " ".join(options + command)
     assert fake_podman.read_text().splitlines() == ["secret create --env=true s1-ANTHROPIC_API_KEY ANTHROPIC_API_KEY "
                                                     "sk-value"]
     podman.forget_secrets("s1")
@@ -44,12 +43,13 @@ def test_secret_variables_become_podman_secrets_before_the_image_only(fake_podma
 
 def test_no_secret_no_loader(fake_podman):
     env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
-    assert Podman().pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], env) == ARGV
+    assert Podman().pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], env) == (OPTIONS, COMMAND)
     assert not fake_podman.exists()
 
 
 def test_docker_passes_names_as_they_are():
-    assert Docker().pass_secrets(ARGV, "s1", ["ANTHROPIC_API_KEY"], {"ANTHROPIC_API_KEY": "x"}) == ARGV
+    assert Docker().pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], {"ANTHROPIC_API_KEY": "x"}) == \
+        (OPTIONS, COMMAND)
 
 
 def test_the_private_home_is_given_to_the_user_the_way_each_engine_accepts():

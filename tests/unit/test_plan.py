@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from aishell_runner.engines.docker import Docker
-from aishell_runner.plan import make_plan, run_argv, session_argv
+from aishell_runner.plan import command_argv, make_plan, run_options, session_argv
 from aishell_runner.settings import EnvVar, Mount, SecuritySettings
 
 SECRET = "sk-ant-never-in-argv"
@@ -25,9 +25,14 @@ def plan_for(tmp_path, **overrides):
     return make_plan(**options)
 
 
+def argv_of(plan):
+    """The whole command line of a session of `plan`, as `aishell-run plan` prints it."""
+    return plan.public()["argv"]
+
+
 def test_only_the_running_agents_keys_are_passed_and_by_name(tmp_path):
     plan = plan_for(tmp_path)
-    argv = run_argv(plan)
+    argv = argv_of(plan)
     assert "ANTHROPIC_API_KEY" in plan.env_names and "OPENAI_API_KEY" not in plan.env_names
     assert {"FROM_HOST", "LITERAL", "TERM", "HOME"} <= set(plan.env_names)
     assert SECRET not in " ".join(argv) and "value" not in argv
@@ -36,7 +41,7 @@ def test_only_the_running_agents_keys_are_passed_and_by_name(tmp_path):
 
 def test_project_is_mounted_at_its_path_and_is_the_workdir(tmp_path):
     plan = plan_for(tmp_path)
-    argv = run_argv(plan)
+    argv = argv_of(plan)
     project = str(tmp_path / "proj")
     assert f"{project}:{project}" in argv
     assert argv[argv.index("--workdir") + 1] == project
@@ -44,14 +49,14 @@ def test_project_is_mounted_at_its_path_and_is_the_workdir(tmp_path):
 
 
 def test_resources_and_hardening_reach_the_engine(tmp_path):
-    argv = run_argv(plan_for(tmp_path))
+    argv = argv_of(plan_for(tmp_path))
     assert argv[argv.index("--cpus") + 1] == "2" and argv[argv.index("--memory") + 1] == "1g"
     assert argv[argv.index("--cap-drop"):argv.index("--cap-drop") + 2] == ["--cap-drop", "ALL"]
     assert "no-new-privileges" in argv and "--init" in argv and "--rm" in argv
 
 
 def test_interactive_sessions_run_the_agent_in_tmux_and_keep_its_status_and_last_screen(tmp_path):
-    argv = run_argv(plan_for(tmp_path, interactive=True))
+    argv = argv_of(plan_for(tmp_path, interactive=True))
     assert argv[-5:-3] == ["sh", "-c"] and argv[-2:] == ["aishell-session", "claude"]
     session = argv[-3]
     assert session.startswith("tmux new-session -s aishell sh -c ")
@@ -69,15 +74,26 @@ def test_interactive_sessions_run_the_agent_in_tmux_and_keep_its_status_and_last
 
 
 def test_pre_start_runs_first_and_the_command_keeps_its_exit_status(tmp_path):
-    argv = run_argv(plan_for(tmp_path, command=["make", "test"], pre_start=("npm ci",)))
+    argv = argv_of(plan_for(tmp_path, command=["make", "test"], pre_start=("npm ci",)))
     assert argv[-6:] == ["sh", "-c", 'npm ci && exec "$@"', "pre_start", "make", "test"]
 
 
 def test_each_session_gets_its_own_name_and_a_tty_only_on_a_terminal(tmp_path):
-    argv = run_argv(plan_for(tmp_path))
-    one = session_argv(argv, name="a", tty=False)
+    plan = plan_for(tmp_path)
+    one = session_argv(run_options(plan), plan.image, command_argv(plan), name="a", tty=False)
     assert one[:4] == ["docker", "run", "--name", "a"] and "--tty" not in one
-    assert "--tty" in session_argv(argv, name="b", tty=True)
+    assert one[-2:] == ["img", "claude"]
+    assert "--tty" in session_argv(run_options(plan), plan.image, ["true"], name="b", tty=True)
+
+
+def test_the_command_is_the_sessions_own_and_leaves_the_plan_warm(tmp_path):
+    make_test = plan_for(tmp_path, command=["make", "test"])
+    pytest_plan = plan_for(tmp_path, command=["pytest"])
+    assert make_test.digest() == pytest_plan.digest() and run_options(make_test) == run_options(pytest_plan)
+    assert argv_of(make_test)[-3:] == ["img", "make", "test"] and argv_of(pytest_plan)[-2:] == ["img", "pytest"]
+    # What shapes the sandbox still does.
+    assert make_test.digest() != plan_for(tmp_path, command=["make", "test"], interactive=True).digest()
+    assert make_test.digest() != plan_for(tmp_path, command=["make", "test"], pre_start=("npm ci",)).digest()
 
 
 def test_the_hash_changes_with_a_literal_value_but_never_contains_it(tmp_path):
@@ -95,7 +111,7 @@ def test_an_allowlist_edit_keeps_the_hash_and_the_argv_but_another_network_does_
 
     first = allowlist("aishell-sandboxes-0", ["api.anthropic.com"])
     edited = allowlist("aishell-sandboxes-0", ["api.anthropic.com", "example.com"])
-    assert first.digest() == edited.digest() and run_argv(first) == run_argv(edited)
+    assert first.digest() == edited.digest() and run_options(first) == run_options(edited)
     assert first.digest() != allowlist("aishell-sandboxes-1", ["api.anthropic.com"]).digest()
     assert first.digest() != plan_for(tmp_path).digest()
 
@@ -106,7 +122,7 @@ def test_hidden_files_and_directories_are_mounted_over_the_project_empty_and_rea
     (project / ".env").write_text("TOKEN=x\n")
     empty = tmp_path / "empty"
     plan = plan_for(tmp_path, hidden=(project / ".env", project / "secrets"), empty_file=empty)
-    argv = run_argv(plan)
+    argv = argv_of(plan)
     assert f"{empty}:{project / '.env'}:ro" in argv
     assert argv[argv.index("--tmpfs", argv.index("--tmpfs") + 1) + 1] == f"{project / 'secrets'}:ro"
     # After the project's own mount, so they cover it.
@@ -116,7 +132,7 @@ def test_hidden_files_and_directories_are_mounted_over_the_project_empty_and_rea
 
 def test_limits_default_to_a_share_of_the_host(tmp_path):
     plan = plan_for(tmp_path, resources={"cpus": None, "memory": None, "pids": None})
-    argv = run_argv(plan)
+    argv = argv_of(plan)
     cpus = float(argv[argv.index("--cpus") + 1])
     memory_mb = int(argv[argv.index("--memory") + 1].removesuffix("m"))
     host_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
@@ -126,12 +142,12 @@ def test_limits_default_to_a_share_of_the_host(tmp_path):
 
 
 def test_safe_defaults_and_each_relaxation(tmp_path):
-    argv = run_argv(plan_for(tmp_path))
+    argv = argv_of(plan_for(tmp_path))
     assert argv[argv.index("--cap-drop") + 1] == "ALL" and "--cap-add" not in " ".join(argv)
     assert "no-new-privileges" in argv and "seccomp=unconfined" not in argv and "--read-only" not in argv
     relaxed = SecuritySettings(read_only_root=True, add_capabilities=("NET_BIND_SERVICE",), no_new_privileges=False,
                                seccomp="unconfined")
-    argv = run_argv(plan_for(tmp_path, security=relaxed))
+    argv = argv_of(plan_for(tmp_path, security=relaxed))
     assert "--cap-add=NET_BIND_SERVICE" in argv and "no-new-privileges" not in argv
     assert "seccomp=unconfined" in argv
     assert "--read-only" in argv and "/tmp:rw,exec,mode=1777" in argv
