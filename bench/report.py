@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import subprocess
@@ -40,8 +41,6 @@ def machine() -> str:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
@@ -49,7 +48,8 @@ def write_section(name: str, body: str) -> None:
     """Replace (or append) the section `name` of docs/benchmarks.md."""
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"{begin}\n{body.rstrip()}\n\n_Measured {stamp} on {machine()}._\n{end}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    section = f"{begin}\n{body.rstrip()}\n\n_Measured {stamp} on {machine()}; load average {load} at the end._\n{end}"
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
     if begin in text and end in text:
         before, rest = text.split(begin, 1)
