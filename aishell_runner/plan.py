@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__, profiles
-from .agents import REGISTRY
+from .agents import REGISTRY, sandbox_env
 from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, Identity
 from .git_protection import protected_paths
@@ -172,8 +172,9 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
               empty_file: Path | None = None, security=None, network: dict[str, object] | None = None,
-              environ: dict[str, str] | None = None) -> LaunchPlan:
-    """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects."""
+              autonomous: bool = True, environ: dict[str, str] | None = None) -> LaunchPlan:
+    """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects; `autonomous`
+    puts the agent in its no-approval mode (agents.py)."""
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
     home = Path(account.pw_dir)
@@ -185,11 +186,12 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         mounts.append(PlannedMount(str(common), str(common), False))
     # Over those: what git on the host would run or obey by itself (git_protection.py).
     mounts += [PlannedMount(str(path), str(path), True) for path in protected_paths(project, common)]
-    # The agent's sandbox profile, never the host's own configuration of it (profiles.py).
-    mounts += [PlannedMount(str(source), str(target), False) for source, target in profiles.mounts(harness, home)]
+    # The agent's sandbox profile, never the host's own configuration of it, and its policy (profiles.py).
+    mounts += [PlannedMount(str(source), str(target), readonly)
+               for source, target, readonly in profiles.mounts(harness, home, autonomous)]
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
 
-    literal = git_identity_env(project)
+    literal = {**git_identity_env(project), **sandbox_env(REGISTRY[harness], str(home), autonomous)}
     not_secret = {*TERMINAL_ENV, *literal, "HOME"}
     literal.update({var.name: var.value for var in settings_env if var.value is not None})
     passed = [name for name in TERMINAL_ENV + list(REGISTRY[harness].credentials) if name in environ]

@@ -2,9 +2,10 @@
 
 The host's `~/.claude`, `~/.codex`, ... are never mounted: a hook, an MCP server or a command planted
 there from inside would run the next time the user starts that agent on the host. Instead each agent
-has a profile directory, `$XDG_DATA_HOME/aishell/profiles/<agent>/`, holding the paths the agent writes
-(agents.py: `writes_*`); it is mounted read-write at those paths, so history, memory and session state
-persist across sessions, and the host's agent never reads it.
+has a profile directory, `$XDG_DATA_HOME/aishell/profiles/<agent>/`, holding the directories the agent
+writes (agents.py: `profile`); it is mounted read-write at those paths, so history, memory and session
+state persist across sessions, and the host's agent never reads it. Its state file gets what skips the
+first-run screens (agents.py: `first_run`).
 
 What the agent legitimately reads from the host (`from_host`: instructions, settings, commands,
 skills) is copied into the profile at each launch, without the settings that hold or fetch a
@@ -20,35 +21,45 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from .agents import REGISTRY, Agent
 from .errors import AishellError
-from .paths import data_dir
+from .paths import data_dir, state_dir
 
 
 def profile_dir(agent: str) -> Path:
     return data_dir() / "profiles" / agent
 
 
-def mounts(agent: str, home: Path) -> list[tuple[Path, Path]]:
-    """(source in the profile, target in the sandbox's home) for each path the agent writes."""
-    profile = profile_dir(agent)
-    return [(profile / relative, home / relative) for relative in REGISTRY[agent].writes]
+def policy_file(agent: str, target: str) -> Path:
+    """Where the host keeps the policy file mounted read-only at `target` (agents.py: `autonomy_files`)."""
+    return state_dir() / "agent-policy" / agent / target.strip("/").replace("/", "_")
 
 
-def prepare(agent: str, host_home: Path) -> None:
-    """Make the profile ready to mount: its paths present and sound, the host's copies current."""
+def mounts(agent: str, home: Path, autonomous: bool) -> list[tuple[Path, Path, bool]]:
+    """(source, target, read-only) for the agent's profile directories and, when autonomous, its policy."""
     spec = REGISTRY[agent]
-    if not spec.writes:
+    found = [(profile_dir(agent) / relative, home / relative, False) for relative in spec.profile]
+    if autonomous:
+        found += [(policy_file(agent, target), Path(target), True) for target in spec.autonomy_files]
+    return found
+
+
+def prepare(agent: str, host_home: Path, *, autonomous: bool, environ: Mapping[str, str]) -> None:
+    """Make the profile ready to mount: its directories present and sound, the host's copies current, the
+    first-run screens answered; and the agent's policy files written."""
+    spec = REGISTRY[agent]
+    if not spec.profile:
         return
     profile = profile_dir(agent)
     try:
         profile.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for relative in spec.writes_dirs:
-            _sound(profile / relative, stat.S_ISDIR, "a directory")
-        for relative in spec.writes_files:
-            _sound(profile / relative, stat.S_ISREG, "a file")
+        for relative in spec.profile:
+            _sound(profile / relative)
+        for target, content in spec.autonomy_files.items() if autonomous else ():
+            _write_if_changed(policy_file(agent, target), content.encode(), 0o644)
     except OSError as error:
         raise AishellError(f"the {spec.title} sandbox profile {profile} cannot be used: {error.strerror}",
                            hint=f"make it yours and writable (chmod -R u+rwX {profile}), or move it away to "
@@ -62,27 +73,55 @@ def prepare(agent: str, host_home: Path) -> None:
             raise AishellError(f"cannot copy {where} into the {spec.title} sandbox profile: {error.strerror}",
                                hint=f"make it readable (chmod u+r {where}) or move it away; the sandbox copies "
                                     "it from the host at each launch") from None
+    if spec.first_run:
+        _answer_first_run(spec, profile / spec.state_file, environ)
 
 
-def _sound(path: Path, is_kind, kind: str) -> None:
-    """`path` exists as `kind`, made when missing; a link or another kind is a damaged profile."""
+def _damaged(path: Path, what: str) -> AishellError:
+    return AishellError(f"the sandbox profile's {path} {what}",
+                        hint=f"move it away (mv {path} {path}.damaged): the next launch makes it anew; a "
+                             "sandbox may have changed it, so look at it before you use it")
+
+
+def _sound(path: Path) -> None:
+    """`path` is a directory of ours, made when missing; a link or anything else is a damaged profile."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
-        if kind == "a directory":
-            path.mkdir(parents=True, mode=0o700)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _write(path, b"{}\n", 0o600)
+        path.mkdir(parents=True, mode=0o700)
         return
-    if not is_kind(mode):
-        what = "a symbolic link" if stat.S_ISLNK(mode) else "not " + kind
-        raise AishellError(f"the sandbox profile's {path} is {what}",
-                           hint=f"move it away (mv {path} {path}.damaged): the next launch makes it anew; "
-                                "a sandbox may have changed it, so look at it before you use it")
-    if not os.access(path, os.R_OK | os.W_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)):
+    if not stat.S_ISDIR(mode):
+        raise _damaged(path, "is a symbolic link" if stat.S_ISLNK(mode) else "is not a directory")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise AishellError(f"the sandbox profile's {path} is not readable and writable by you",
-                           hint=f"chmod u+rw{'x' if stat.S_ISDIR(mode) else ''} {path}")
+                           hint=f"chmod u+rwx {path}")
+
+
+def _answer_first_run(agent: Agent, path: Path, environ: Mapping[str, str]) -> None:
+    """The agent's state file with its first-run screens answered (written only when that changes it)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise _damaged(path, "is a symbolic link" if stat.S_ISLNK(mode) else "is not a file")
+    text = path.read_bytes() if mode is not None else b"{}"
+    try:
+        state = json.loads(text or b"{}")
+    except ValueError:
+        state = None
+    if not isinstance(state, dict):
+        raise _damaged(path, f"is not the JSON object {agent.title} keeps its state in")
+    answered = agent.first_run(dict(state), environ)
+    if answered != state or mode is None:
+        _write(path, (json.dumps(answered, indent=2) + "\n").encode(), 0o600)
+
+
+def _write_if_changed(path: Path, content: bytes, mode: int) -> None:
+    if _is(path, stat.S_ISREG) and path.read_bytes() == content:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write(path, content, mode)
 
 
 def _refresh(source: Path, target: Path, agent: Agent) -> None:
@@ -113,7 +152,7 @@ def _refresh(source: Path, target: Path, agent: Agent) -> None:
     if source.suffix == ".json":
         content = _without_secrets(content, agent)
     _remove(target)
-    _write(target, content, stat.S_IMODE(wanted.st_mode) & 0o700, mtime_ns=wanted.st_mtime_ns)
+    _write(target, content, (stat.S_IMODE(wanted.st_mode) & 0o700) | 0o600, mtime_ns=wanted.st_mtime_ns)
 
 
 def _without_secrets(content: bytes, agent: Agent) -> bytes:
@@ -155,7 +194,7 @@ def _write(path: Path, content: bytes, mode: int, mtime_ns: int | None = None) -
     """Write through a new file renamed into place: a concurrent launch sees the old or the new copy."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     _remove(partial)  # left by an interrupted launch
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode | 0o600)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
     if mtime_ns is not None:

@@ -117,6 +117,7 @@ class EnvVar:
 class AgentSettings:
     version: str | None
     args: tuple[str, ...]
+    autonomous: bool = True
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,12 @@ def _agent_schema(agent: str) -> dict[str, Any]:
                 f"Extra command-line arguments for {agent}; layers concatenate.",
                 _text("One argument, passed as is (no shell)."),
             ),
+            "autonomous": {
+                "type": "boolean",
+                "default": True,
+                "description": f"Run {agent} in its own no-approval mode (the sandbox is the boundary); false "
+                               "restores its own prompts. See docs/agents.md.",
+            },
         },
     )
 
@@ -934,7 +941,7 @@ def _mount_risk(source: Path, context: _Context, readonly: bool) -> str | None:
             if path in home.parents:
                 return f"it contains your home directory ({home}) with your credentials and keys"
             if not readonly:
-                for config in (home / relative for agent in REGISTRY.values() for relative in agent.writes):
+                for config in (home / relative for agent in REGISTRY.values() for relative in agent.host_config):
                     if path == config or config in path.parents or path in config.parents:
                         return (f"{config} is an agent's configuration on the host: a hook or MCP server "
                                 "written there from inside would run on the host (mount it read-only)")
@@ -1004,7 +1011,8 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         version = conf.get("version")
         if version is not None:
             checked(("agents", agent, "version"), version, _version_problem)
-        agents[agent] = AgentSettings(version=version, args=tuple(conf.get("args", ())))
+        agents[agent] = AgentSettings(version=version, args=tuple(conf.get("args", ())),
+                                      autonomous=conf.get("autonomous", True))
 
     mounts = tuple(
         _parse_mount(spec, context, failing(("mounts", index))) for index, spec in enumerate(data.get("mounts", ()))

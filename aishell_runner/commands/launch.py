@@ -106,6 +106,7 @@ class Prepared:
     state: Path
     egress: egress.Names | None = None
     egress_vars: dict = field(default_factory=dict)  # the cold playbook's variables for the proxy
+    autonomous: bool = True  # the agent in its no-approval mode (settings: agents.<name>.autonomous)
 
     @property
     def egress_hash(self) -> str:
@@ -158,8 +159,8 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
             raise AishellError("exec needs a command", hint="for example: aishell-run exec -- make test",
                                exit_code=EXIT_USAGE)
     elif harness != "shell":
-        extra = settings.agents.get(harness)
-        command = [harness, *(extra.args if extra else ())]
+        command = [harness, *settings.agents[harness].args]
+    autonomous = harness in settings.agents and settings.agents[harness].autonomous
     foundation = images.foundation_hash(image_settings)
     network, names, egress_vars = _network(settings, harness, engine, foundation)
     plan = make_plan(
@@ -174,12 +175,13 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         security=settings.security,
         network=network,
         empty_file=state_dir() / "empty",
+        autonomous=autonomous,
     )
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
         plan.passwd_dir = str(state)
-    return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars)
+    return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars, autonomous)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -200,7 +202,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
                                    hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
     spec = json.loads(spec_file.read_text())
-    profiles.prepare(plan.harness, Path.home())
+    profiles.prepare(plan.harness, Path.home(), autonomous=ready.autonomous, environ=os.environ)
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)

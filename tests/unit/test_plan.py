@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from aishell_runner.engines.docker import Docker
-from aishell_runner.plan import command_argv, make_plan, run_options, session_argv
+from aishell_runner.plan import PlannedMount, command_argv, make_plan, run_options, session_argv
 from aishell_runner.settings import EnvVar, Mount, SecuritySettings
 
 SECRET = "sk-ant-never-in-argv"
@@ -155,10 +155,20 @@ def test_safe_defaults_and_each_relaxation(tmp_path):
 
 def test_the_agent_gets_its_sandbox_profile_never_the_hosts_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     plan = plan_for(tmp_path)
     home = Path(plan.home)
-    agent_mounts = {m.target: m for m in plan.mounts if m.target.startswith(f"{home}/.claude")}
-    assert sorted(agent_mounts) == [f"{home}/.claude", f"{home}/.claude.json"]
-    for target, mount in agent_mounts.items():
-        assert mount.source == str(tmp_path / "data/aishell/profiles/claude" / Path(target).name)
-        assert not mount.readonly
+    profile = [m for m in plan.mounts if m.target.startswith(f"{home}/")]
+    assert profile == [PlannedMount(str(tmp_path / "data/aishell/profiles/claude/.claude"), f"{home}/.claude", False)]
+    assert plan.literal_env["CLAUDE_CONFIG_DIR"] == f"{home}/.claude"
+
+
+def test_autonomy_is_a_read_only_policy_and_a_variable_and_the_settings_can_turn_it_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    policy = "/etc/claude-code/managed-settings.json"
+    autonomous = plan_for(tmp_path)
+    assert next(m for m in autonomous.mounts if m.target == policy).readonly
+    assert autonomous.literal_env["IS_SANDBOX"] == "1" and "IS_SANDBOX" not in autonomous.secret_names
+    prompting = plan_for(tmp_path, autonomous=False)
+    assert policy not in {m.target for m in prompting.mounts} and "IS_SANDBOX" not in prompting.env_names
+    assert autonomous.digest() != prompting.digest()
