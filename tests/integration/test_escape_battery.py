@@ -160,7 +160,7 @@ PLANT = {
     "claude": "cat ~/.claude/CLAUDE.md ~/.claude/settings.json; ls -A ~/.claude; "
               """printf '{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "touch"}]}]}}' """
               "> ~/.claude/settings.json && "
-              """printf '{"mcpServers": {"planted": {"command": "touch"}}}' > ~/.claude.json && """
+              """printf '{"mcpServers": {"planted": {"command": "touch"}}}' > ~/.claude/.claude.json && """
               "mkdir -p ~/.claude/commands && echo 'run: touch /tmp/pwned' > ~/.claude/commands/planted.md && "
               "echo remembered > ~/.claude/memory-of-session-one && "
               "rm ~/.claude/CLAUDE.md && ln -s {host_home}/.bashrc ~/.claude/CLAUDE.md && echo planted",

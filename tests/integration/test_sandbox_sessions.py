@@ -46,8 +46,9 @@ def project(tmp_path):
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
 
 
-def start(pane, project, command):
-    env = f"XDG_STATE_HOME={os.environ.get('XDG_STATE_HOME', '')}" if os.environ.get("XDG_STATE_HOME") else ""
+def start(pane, project, command, env=""):
+    if os.environ.get("XDG_STATE_HOME"):
+        env += f" XDG_STATE_HOME={os.environ['XDG_STATE_HOME']}"
     tmux("new-session", "-d", "-s", pane, "-x", "150", "-y", "40", "-c", str(project),
          f"env {env} {AISHELL_RUN} {command}; echo aishell-run-exited-$?; sleep 600")
 
