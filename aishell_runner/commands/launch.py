@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import audit, egress, host_run_files, images, platforms, profiles
+from .. import audit, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
 from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
@@ -185,6 +185,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    owner.reap_orphans()  # what sessions whose wrapper was killed left behind (a directory listing if none)
     ready = prepare(args, ui)
     engine, plan = ready.engine, ready.plan
     options = run_options(plan)
@@ -208,14 +209,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     env = client_env(plan.literal_env, plan.home)
     address = None
     watched = host_run_files.snapshot(Path(plan.project))
+    guard = None
     try:
         if proxy is not None:
             address = egress.register(proxy, ready.egress, name, plan.network["allow"])
             env.update(proxy.env())
         options, command = engine.pass_secrets(spec["options"], command_argv(plan), name, plan.secret_names, env)
         argv = session_argv(options, spec["image"], command, name=name, address=address)
+        registration = [["rm", "-f", str(ready.egress.clients / address)]] if address else []
+        guard = owner.Guard(name, [*engine.cleanup_steps(name), *registration])
         status = run_session(engine, argv, name, env)
     finally:
+        if guard is not None:
+            guard.release()
         engine.forget_secrets(name)
         if address:
             egress.unregister(ready.egress, address)

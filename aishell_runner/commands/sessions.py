@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from .. import owner
 from ..egress import forget_gone, names_for
 from ..engines import ENGINES, engine_answers
 from ..engines.base import Engine
@@ -122,7 +123,7 @@ def stop(args: argparse.Namespace, ui: UI) -> int:
 
 
 def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
-    removed: list[str] = []
+    removed = [f"session {name} (its wrapper is gone)" for name in owner.reap_orphans()]
     all_live: set[str] = set()
     for engine in _engines():
         live = set()

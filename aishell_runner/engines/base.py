@@ -66,6 +66,10 @@ class Engine(ABC):
         """Secrets stored for sessions that are gone (for gc); removed as they are listed."""
         return []
 
+    def cleanup_steps(self, session: str) -> list[list[str]]:
+        """The commands that remove what `session` has in the engine, run if its wrapper dies (owner.py)."""
+        return [self.command("rm", "--force", session)]
+
     def command(self, *args: str) -> list[str]:
         return [self.name, *args]
 

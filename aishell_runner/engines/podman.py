@@ -86,6 +86,10 @@ class Podman(Engine):
         if stored:
             subprocess.run(self.command("secret", "rm", *stored), capture_output=True)
 
+    def cleanup_steps(self, session: str) -> list[list[str]]:
+        stored = self._stored.get(session, [])
+        return [*super().cleanup_steps(session), *([self.command("secret", "rm", *stored)] if stored else [])]
+
     def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
         gone = [s for s in self._secrets() if not any(s.startswith(f"{live}-") for live in live_sessions)]
         for secret in gone:

@@ -115,6 +115,32 @@ def test_sigterm_to_the_wrapper_removes_the_container(project, state):
     assert our_containers(project) == []
 
 
+@pytest.mark.parametrize("how", ["the watchdog", "the next launch"])
+def test_a_sigkilled_wrapper_leaves_nothing_running(project, state, how):
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    wrapper = subprocess.Popen([AISHELL_RUN, "exec", "--", "sleep", "120"], cwd=project, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not our_containers(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_containers(project), "the sandbox never started"
+    records = state / "aishell" / "sessions"
+    if how == "the next launch":  # as after a crash of the machine: the watchdog is gone too
+        for watchdog in subprocess.run(["pgrep", "-f", f"kill -0 {wrapper.pid} "], capture_output=True,
+                                       text=True).stdout.split():
+            os.kill(int(watchdog), signal.SIGKILL)
+    wrapper.kill()  # SIGKILL: no handler runs
+    wrapper.wait()
+    if how == "the next launch":
+        assert our_containers(project) and list(records.iterdir()), "nothing was left to clean up"
+        assert aishell(project, state, "exec", "--", "true").returncode == 0
+    deadline = time.monotonic() + 15
+    while our_containers(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_containers(project) == []
+    assert list(records.iterdir()) == []
+
+
 def test_two_sessions_on_one_project_run_at_once(project, state):
     # One launch first makes the plan warm, so that the two sessions below are not two cold launches racing
     # the deadline on a loaded machine.

@@ -1,0 +1,98 @@
+"""Sessions never outlive the process that started them.
+
+SIGTERM, SIGHUP and Ctrl-C reach the wrapper, which cleans up (session.py). SIGKILL does not: the
+engine client and the container would run on until the command ends. So each session has
+
+- a **watchdog**: a small shell, in a session of its own, that waits for the wrapper to be gone and
+  then runs the session's clean-up (remove the container, its stored secrets, its proxy
+  registration). The wrapper ends it when the session ends normally;
+- a **record** in the state directory (owner PID, boot, clean-up), for what the watchdog cannot
+  cover (the machine crashed, the watchdog was killed too): every later launch and `gc` run the
+  clean-up of records whose owner is gone, which costs a directory listing when there are none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from .paths import state_dir
+
+POLL_SECONDS = 1  # how soon the watchdog sees that the wrapper is gone
+CLEANUP_TIMEOUT = 60
+
+
+def records_dir() -> Path:
+    return state_dir() / "sessions"
+
+
+def boot_id() -> str:
+    """This boot's identity (Linux); a PID of an earlier boot names nobody."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+class Guard:
+    """The watchdog and record of one session (see the module's docstring)."""
+
+    def __init__(self, name: str, cleanup: list[list[str]]):
+        self.record = records_dir() / f"{name}.json"
+        self.record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        owner = os.getpid()
+        self.record.write_text(json.dumps({"owner": owner, "boot": boot_id(), "cleanup": cleanup}))
+        steps = "; ".join(f"{shlex.join(step)} >/dev/null 2>&1" for step in cleanup)
+        script = (f"while kill -0 {owner} 2>/dev/null; do sleep {POLL_SECONDS}; done; {steps}; "
+                  f"rm -f {shlex.quote(str(self.record))}")
+        self.watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+
+    def release(self) -> None:
+        """The session ended here, cleaned up by the wrapper: no watchdog, no record."""
+        self.watchdog.kill()
+        self.watchdog.wait()
+        self.record.unlink(missing_ok=True)
+
+
+def _owner_alive(record: dict) -> bool:
+    if record.get("boot") != boot_id():
+        return False
+    try:
+        os.kill(int(record["owner"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user holds that PID now: not our owner, but alive
+        return True
+    return True
+
+
+def reap_orphans() -> list[str]:
+    """Run the clean-up of every session whose owner is gone; returns their names."""
+    try:
+        paths = list(records_dir().glob("*.json"))
+    except OSError:
+        return []
+    reaped = []
+    for path in paths:
+        try:
+            record = json.loads(path.read_text())
+            if _owner_alive(record):
+                continue
+            cleanup = record["cleanup"]
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # unreadable or half written: nothing it names can be cleaned
+            continue
+        for step in cleanup:
+            # What a step removes may be gone already (the watchdog got that far): its failure says so,
+            # and the next step still runs.
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(step, capture_output=True, timeout=CLEANUP_TIMEOUT)
+        path.unlink(missing_ok=True)
+        reaped.append(path.stem)
+    return reaped
