@@ -130,6 +130,17 @@ def _network(settings: Settings, harness: str, engine: Engine,
     return {"mode": "allowlist", "name": names.sandboxes, "allow": hosts}, names, role_vars
 
 
+def require_agent_in_image(agent: str, image_settings: dict) -> None:
+    """An agent the settings leave out of the image (an empty version) cannot be opened: say so before any
+    sandbox starts, rather than let its shell answer "not found"."""
+    if image_settings["sandbox_image_agents"].get(agent) == "":
+        title = REGISTRY[agent].title
+        raise AishellError(f"{title} is not in the sandbox image: the settings give agents.{agent}.version as \"\"",
+                           hint=f"remove that line or give a version (agents: {{{agent}: {{version: latest}}}}) in "
+                                ".aishell/config.yaml or ~/.config/aishell/config.yaml; the next launch builds it",
+                           exit_code=EXIT_USAGE)
+
+
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
     project = project_root(args.project)
@@ -159,6 +170,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
             raise AishellError("exec needs a command", hint="for example: aishell-run exec -- make test",
                                exit_code=EXIT_USAGE)
     elif harness != "shell":
+        require_agent_in_image(harness, image_settings)
         command = [harness, *settings.agents[harness].args]
     autonomous = harness in settings.agents and settings.agents[harness].autonomous
     foundation = images.foundation_hash(image_settings)
