@@ -884,7 +884,16 @@ def _overlay(merged: _Merged, target: dict[str, Any], incoming: dict[str, Any], 
             for stale in [known for known in merged.origins if known[: len(here)] == here]:
                 del merged.origins[stale]
             target[key] = copy.deepcopy(value)
-            merged.origins[here] = (layer, here)
+            _record(merged, value, layer, here)
+
+
+def _record(merged: _Merged, value: Any, layer: _Layer, path: KeyPath) -> None:
+    """`path` and everything inside it came from `layer` (so a nearer layer merging into it later does
+    not take the origin of what it did not set)."""
+    merged.origins[path] = (layer, path)
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        _record(merged, child, layer, (*path, key))
 
 
 # --------------------------------------------------------------------------------------------------- build
@@ -1127,6 +1136,15 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, merge and check the system, user and project settings for `project`."""
+    merged, context, layers = _load(project, system_file=system_file, user_file=user_file,
+                                    allow_risky_mounts=allow_risky_mounts, environ=environ)
+    return _build(merged, context, tuple(layer.path for layer in layers))
+
+
+def _load(project: Path, *, system_file: Path | None, user_file: Path | None, allow_risky_mounts: bool,
+          environ: Mapping[str, str] | None) -> tuple[_Merged, _Context, list[_Layer]]:
+    """The layers of `project`, read and merged (locks applied): what load_settings builds from, and what
+    settings_origins.py explains."""
     environ = os.environ if environ is None else environ
     project = Path(os.path.abspath(project))
     candidates = [
@@ -1154,7 +1172,7 @@ def load_settings(
         from aishell_runner.settings_locks import enforce_locks
 
         enforce_locks(layers, merged, candidates[0])
-    return _build(merged, context, tuple(layer.path for layer in layers))
+    return merged, context, layers
 
 
 def _refuse_project_only_keys(project_layer: _Layer | None) -> None:

@@ -20,6 +20,7 @@ MODULE_OF = {
     "ps": "sessions", "attach": "sessions", "stop": "sessions", "gc": "sessions",
     "logs": "logs",
     "check": "check",
+    "settings": "settings",
 }
 
 
