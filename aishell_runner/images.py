@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .errors import AishellError
-from .paths import project_root, role_plugin
+from .paths import install_root, role_plugin
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -29,7 +29,7 @@ INPUTS_LABEL = "org.aishell.inputs"
 
 
 def role_dir() -> Path:
-    return project_root() / "roles" / "sandbox_image"
+    return install_root() / "roles" / "sandbox_image"
 
 
 def _filters() -> ModuleType:

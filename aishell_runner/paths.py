@@ -9,8 +9,8 @@ from pathlib import Path
 from types import ModuleType
 
 
-def project_root() -> Path:
-    """The directory holding playbooks/, roles/ and inventories/."""
+def install_root() -> Path:
+    """Where aishell-run's playbooks/, roles/ and inventories/ are installed (the checkout, for now)."""
     override = os.environ.get("AISHELL_RUN_HOME")
     return Path(override) if override else Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def cache_dir() -> Path:
 @cache
 def role_plugin(role: str, filename: str) -> ModuleType:
     """A role's filter plugin, loaded as a module: the CLI uses the role's own rules, so the two agree."""
-    path = project_root() / "roles" / role / "filter_plugins" / filename
+    path = install_root() / "roles" / role / "filter_plugins" / filename
     spec = importlib.util.spec_from_file_location(f"aishell_{role}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AishellError
-from .paths import project_root, state_dir
+from .paths import install_root, state_dir
 
 KEEP_RUNS = 10
 # How long Ansible may take to stop after the first Ctrl-C before it is killed.
@@ -152,7 +152,7 @@ def run_playbook(
 
     Raises KeyboardInterrupt after stopping Ansible when the user pressed Ctrl-C.
     """
-    root = root or project_root()
+    root = root or install_root()
     playbook = root / "playbooks" / name
     if not playbook.is_file():
         raise AishellError(f"playbook not found: {playbook}", hint="set AISHELL_RUN_HOME to the aishell-run checkout")

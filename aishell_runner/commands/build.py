@@ -14,6 +14,7 @@ from ..agents import AGENTS
 from ..engines import choose_engine
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
 from ..playbook import run_playbook
+from ..project import find_project
 from ..settings import Settings, load_settings
 from ..ui import UI
 
@@ -40,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("project", nargs="?", default=".", help="project directory (default: the current one)")
+    parser.add_argument("project", nargs="?", help="project directory, used as given (default: the git work tree "
+                                                   "holding the current directory, or the current directory)")
     parser.add_argument("--engine", choices=["docker", "podman"],
                         help="default: the settings' engine (auto: docker when it answers, else podman)")
     parser.add_argument("--base-source", choices=["registry", "debootstrap"], help="where the Debian base comes from")
@@ -53,10 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    project = Path(args.project).resolve()
-    if not project.is_dir():
-        raise AishellError(f"{args.project} is not a directory", hint="give the project's directory, or run it there",
-                           exit_code=EXIT_USAGE)
+    project = find_project(args.project)
     chosen = load_settings(project)
     engine = args.engine or choose_engine(chosen.engine).name
     settings = images.settings_with({**overrides(args, chosen, project), "sandbox_image_engine": engine})

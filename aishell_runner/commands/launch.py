@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
 from ..plan import LaunchPlan, command_argv, make_plan, run_options, session_argv, session_name
+from ..project import find_project
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session
@@ -80,21 +80,6 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
                              "without it a non-interactive launch with high findings exits with status 3")
 
 
-def project_root(path: str | None) -> Path:
-    """`--project DIR` exactly as given; without it, the git top level containing this directory."""
-    start = Path(path or ".").resolve()
-    if not start.is_dir():
-        raise AishellError(f"{path} is not a directory", hint="run it inside a project, or pass --project DIR",
-                           exit_code=EXIT_USAGE)
-    return start if path is not None else git_toplevel(start)
-
-
-def git_toplevel(start: Path) -> Path:
-    """The top of the git work tree holding `start`, or `start` itself outside git."""
-    run = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
-    return Path(run.stdout.strip()) if run.returncode == 0 else start
-
-
 @dataclass
 class Prepared:
     """A launch's plan and everything needed to make it ready: images, and the proxy in allowlist mode."""
@@ -143,7 +128,7 @@ def require_agent_in_image(agent: str, image_settings: dict) -> None:
 
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
-    project = project_root(args.project)
+    project = find_project(args.project)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
     # macOS: refused outside the Lima VM's mounts; WSL2: warned on /mnt/<drive> (aishell_runner/platforms/).

@@ -51,7 +51,7 @@ def refusals(engine: str) -> list[dict[str, str]]:
 
 
 def show(args: argparse.Namespace, ui: UI) -> int:
-    from .launch import project_root
+    from ..project import find_project
 
     engines = [name for name in ENGINES if engine_answers(name)]
     if not engines:
@@ -64,7 +64,7 @@ def show(args: argparse.Namespace, ui: UI) -> int:
     if args.session:
         rows = [row for row in rows if row["session"] == args.session]
     elif not args.all:
-        prefix = session_prefix(project_root(args.project))
+        prefix = session_prefix(find_project(args.project))
         rows = [row for row in rows if row["session"].startswith(prefix)]
     rows.sort(key=lambda row: float(row["time"]))
     if ui.json_mode:

@@ -36,11 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from ..project import git_toplevel
     from ..scan import scan_tree
     from ..scan.policy import rules_from
     from ..scan.rules import RANK
     from ..settings import load_settings
-    from .launch import git_toplevel
 
     target = Path(args.path)
     if not target.exists():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..project import find_project
 from ..settings_origins import explain
 from ..ui import UI
-from .launch import project_root
 
 NAME = "settings"
 EPILOG = """examples:
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    origins = explain(project_root(args.project), allow_risky_mounts=args.allow_risky_mounts)
+    origins = explain(find_project(args.project), allow_risky_mounts=args.allow_risky_mounts)
     if args.check:
         if ui.json_mode:
             ui.emit_json({"ok": True})
