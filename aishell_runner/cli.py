@@ -24,6 +24,10 @@ exit status: 0 ok, 1 failure, 2 usage or settings error, 3 refused by policy,
 Colours are off when NO_COLOR is set or the output is not a terminal."""
 
 
+# What may come before the command; every other option belongs to a command and comes after it.
+GLOBAL_OPTIONS = ("--json", "--no-color", "--version", "--help", "-h")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse would print and exit 2 itself; go through main()'s one-message path instead.
@@ -70,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as done:  # --help and --version print, then exit 0
             return int(done.code or 0)
+        except AishellError as error:
+            misplaced = next((arg for arg in argv if arg.startswith("-")), None)
+            if "invalid choice" in error.message and misplaced and misplaced not in GLOBAL_OPTIONS:
+                error.hint = (f"{misplaced.split('=')[0]} belongs to a command: write it after the command, "
+                              f"e.g. `aishell-run claude {misplaced} ...`")
+            raise
         ui = UI(json_mode=args.json, no_color=args.no_color)
         if not getattr(args, "handler", None):
             parser.print_help(sys.stderr)

@@ -245,3 +245,9 @@ def test_check_without_any_engine_says_how_to_fix_it_and_exits_4(monkeypatch, ca
     findings = json.loads(capsys.readouterr().out)
     engine = next(f for f in findings if f["what"] == "container engine")
     assert not engine["ok"] and "bootstrap" in engine["fix"]
+
+
+def test_a_commands_option_written_before_the_command_is_named_with_where_it_goes(capsys):
+    assert cli.main(["--project", "/tmp", "claude"]) == 2
+    err = capsys.readouterr().err
+    assert "--project belongs to a command" in err and "aishell-run claude --project" in err
