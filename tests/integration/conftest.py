@@ -13,8 +13,8 @@ import pytest
 ROOTLESS_USER = "aishell-test"
 VERIFY_IMAGE = "localhost/aishell-verify:busybox"
 # The variables tests/provision.yml bootstraps this machine with.
-# The image inputs test_sandbox_images.py builds (offline base, Claude Code
-# only), so the launch tests that run after it wait for no build.
+# The image inputs every sandbox test shares (offline base, Claude Code only): the first
+# integration test to launch builds them (test_agents.py, alphabetically), the others wait for no build.
 IMAGE_CONFIG = """\
 image:
   base_source: debootstrap
