@@ -65,10 +65,8 @@ def _owner_alive(record: dict) -> bool:
         return False
     try:
         os.kill(int(record["owner"]), 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # gone, or the PID is another user's now: not our owner
         return False
-    except PermissionError:  # a process of another user holds that PID now: not our owner, but alive
-        return True
     return True
 
 
