@@ -151,7 +151,8 @@ def _refresh(source: Path, target: Path, agent: Agent) -> None:
     content = source.read_bytes()
     if source.suffix == ".json":
         content = _without_secrets(content, agent)
-    _remove(target)
+    if _is(target, stat.S_ISDIR):
+        _remove(target)  # a rename replaces a file or a link in place, not a directory
     _write(target, content, (stat.S_IMODE(wanted.st_mode) & 0o700) | 0o600, mtime_ns=wanted.st_mtime_ns)
 
 
