@@ -14,7 +14,7 @@ from ..egress import forget_gone, names_for
 from ..engines import ENGINES, engine_answers
 from ..engines.base import Engine
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_USAGE, AishellError
-from ..plan import TMUX_SESSION
+from ..session import TMUX_SESSION
 from ..ui import UI
 
 SANDBOX = "org.aishell.role=sandbox"

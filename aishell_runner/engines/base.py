@@ -4,62 +4,43 @@ from __future__ import annotations
 
 import json
 import subprocess
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 LABEL_PREFIX = "org.aishell"
 
 
-@dataclass
-class Identity:
-    """Who the sandbox runs as, and how the engine maps that user."""
-
-    uid: int
-    gid: int
-    user: str
-    home: str
+def env_options(names: list[str]) -> list[str]:
+    """`--env NAME` for each name: the engine client copies each value from its own environment."""
+    return [option for name in names for option in ("--env", name)]
 
 
-def cgroup_limit_args(resources: Mapping[str, object]) -> list[str]:
-    return ["--cpus", str(resources["cpus"]), "--memory", str(resources["memory"]),
-            "--pids-limit", str(resources["pids"])]
-
-
-class Engine(ABC):
+class Engine:
     name: str
 
-    @abstractmethod
-    def identity_args(self, identity: Identity) -> list[str]:
-        """Arguments that make files created inside belong to `identity` on the host."""
+    def keeps_user_id(self) -> bool:
+        """Whether the engine maps the user to the same IDs inside through a user namespace (rootless Podman)."""
+        return False
 
-    def limit_args(self, resources: Mapping[str, object]) -> list[str]:
-        """The engine arguments for the plan's `resources` (cpus, memory, pids)."""
-        return cgroup_limit_args(resources)
-
-    def owned_tmpfs(self, identity: Identity) -> str:
-        """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""
-        return f"uid={identity.uid},gid={identity.gid}"
-
-    def internal_network_sysctls(self) -> list[str]:
-        """Sysctls a sandbox on an internal network needs so that unreachable addresses fail at once."""
-        return []
+    def limits(self) -> str:
+        """How the plan's `resources` are enforced: "cgroup", or "nproc" where only the process count can be."""
+        return "cgroup"
 
     def uses_passwd_files(self) -> bool:
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""
         return True
 
-    def pass_secrets(self, options: list[str], command: list[str], session: str, names: list[str],
-                     env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-        """The engine options and the command with the secret variables `names` passed the engine's safest way.
+    def pass_env(self, names: list[str], secret_names: list[str], session: str,
+                 env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The engine options that pass the variables `names` into `session`, and what the command must be
+        prefixed with to receive them; `secret_names` are passed the engine's safest way.
 
-        By default they stay `--env NAME`: the engine client copies the value from
-        its own environment, so it is never in a command line.
+        By default every one is `--env NAME`: the engine client copies the value from its own environment
+        (`env`), so it is never in a command line.
         """
-        return options, command
+        return env_options(names), []
 
     def forget_secrets(self, session: str) -> None:
-        """Remove what pass_secrets stored for `session`."""
+        """Remove what pass_env stored for `session`."""
         return None
 
     def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
