@@ -1,7 +1,8 @@
-"""Settings + host facts -> a launch plan: everything that will run, and a hash of it.
+"""Settings + host facts -> a launch plan: structured data of everything that will run, and a hash of it.
 
-Secret values never enter the plan's printed form or its argv: environment
-variables are passed by name (`--env NAME`), their values travel only in the
+The sandbox_launch role renders the engine options from it (roles/sandbox_launch/filter_plugins/
+launch_spec.py); each session adds its own parts (session.py). Secret values never enter the plan's
+printed form or any command line: environment variables are named, their values travel only in the
 environment of the engine client process.
 """
 

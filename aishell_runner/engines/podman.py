@@ -31,7 +31,7 @@ class Podman(Engine):
     name = "podman"
 
     def __init__(self) -> None:
-        self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_secrets created for it
+        self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_env created for it
 
     def keeps_user_id(self) -> bool:
         # keep-id maps the user to the same UID/GID inside and writes its passwd entry, so files created
