@@ -188,8 +188,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     spec_file = ready.state / "launch.json"
     spec = _read_spec(spec_file)
     warm = (spec.get("plan_hash") == plan.digest()
-            and images.check(engine.name, ready.image_settings, ready.foundation_hash).all_current)
-    proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
+            and images.check(engine, ready.image_settings, ready.foundation_hash).all_current)
+    proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash) if warm and ready.egress else None
     if not warm or (ready.egress and proxy is None):
         _prepare_cold(ui, ready)
         spec = _read_spec(spec_file)
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
                                hint="run the launch again; if it stays so, `aishell-run plan` shows the plan")
         if ready.egress:
-            proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash)
+            proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash)
             if proxy is None:
                 raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
                                    hint=f"`{engine.name} logs {ready.egress.proxy}` says why")

@@ -6,7 +6,12 @@ import json
 import subprocess
 from collections.abc import Mapping
 
+from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
+
 LABEL_PREFIX = "org.aishell"
+# Seconds an engine may take to answer one of our calls (an inspect, a listing, a removal): longer means
+# it hangs, and a launch should say so rather than wait forever.
+ENGINE_TIMEOUT = 60
 
 
 def env_options(names: list[str]) -> list[str]:
@@ -16,6 +21,57 @@ def env_options(names: list[str]) -> list[str]:
 
 class Engine:
     name: str
+    version_format = "{{.Server.Version}}"  # `version --format`: the engine's own version
+    storage_format = "{{.Driver}} {{.DockerRootDir}}"  # `info --format`: storage driver and where it keeps images
+
+    def run(self, *args: str, timeout: float = ENGINE_TIMEOUT, env: Mapping[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        """`ENGINE ARGS` with its output captured: every call of ours to an engine goes through here (or start).
+        An engine that is missing or does not answer in `timeout` is an AishellError (exit 4) naming the
+        call; a non-zero status is the caller's to read, since "no such image" is often the answer wanted."""
+        argv = self.command(*args)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  env=None if env is None else dict(env))
+        except FileNotFoundError:
+            raise AishellError(f"{self.name} is not installed", hint="run `sudo aishell-run bootstrap`",
+                               exit_code=EXIT_ENGINE_UNAVAILABLE) from None
+        except subprocess.TimeoutExpired:
+            raise self._hung(argv, timeout) from None
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """`ENGINE ARGS` started alongside other work, its output discarded; `finish` waits for its status."""
+        try:
+            return subprocess.Popen(self.command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise AishellError(f"{self.name} is not installed", hint="run `sudo aishell-run bootstrap`",
+                               exit_code=EXIT_ENGINE_UNAVAILABLE) from None
+
+    def finish(self, started: subprocess.Popen, timeout: float = ENGINE_TIMEOUT) -> int:
+        try:
+            return started.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.wait()
+            raise self._hung(started.args, timeout) from None
+
+    def _hung(self, argv, timeout: float) -> AishellError:
+        return AishellError(f"{self.name} did not answer `{' '.join(map(str, argv[:4]))} ...` within {timeout:g} s",
+                            hint=f"the engine may hang: `{self.name} info` tells; restart it or run "
+                                 "`sudo aishell-run bootstrap`", exit_code=EXIT_ENGINE_UNAVAILABLE)
+
+    def version(self) -> str:
+        return self.run("version", "--format", self.version_format).stdout.strip() or "?"
+
+    def storage(self) -> tuple[str, str]:
+        """The storage driver the engine really uses, and where it keeps its images."""
+        driver, _, root = self.run("info", "--format", self.storage_format).stdout.strip().partition(" ")
+        return driver, root
+
+    def image_labels(self, image: str) -> dict[str, str] | None:
+        """The image's labels, or None when the engine has no such image."""
+        run = self.run("image", "inspect", "--format", "{{json .Config.Labels}}", image)
+        return (json.loads(run.stdout or "null") or {}) if run.returncode == 0 else None
 
     def keeps_user_id(self) -> bool:
         """Whether the engine maps the user to the same IDs inside through a user namespace (rootless Podman)."""
@@ -56,10 +112,8 @@ class Engine:
 
     def containers(self, label_filters: list[str]) -> list[dict]:
         """Our containers (running or not) matching every `key=value` label filter."""
-        argv = self.command("ps", "--all", "--format", "{{json .}}")
-        for label in label_filters:
-            argv += ["--filter", f"label={label}"]
-        run = subprocess.run(argv, capture_output=True, text=True)
+        run = self.run("ps", "--all", "--format", "{{json .}}",
+                       *[option for label in label_filters for option in ("--filter", f"label={label}")])
         text = run.stdout.strip()
         if text.startswith("["):  # Podman prints one JSON array
             return json.loads(text)
@@ -67,4 +121,4 @@ class Engine:
 
     def remove(self, name: str) -> None:
         """Remove a container whatever its state; quiet when it is already gone."""
-        subprocess.run(self.command("rm", "--force", name), capture_output=True)
+        self.run("rm", "--force", name)

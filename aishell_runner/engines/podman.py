@@ -11,7 +11,6 @@ killed).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 
@@ -29,6 +28,8 @@ LOADER = ["sh", "-c",
 
 class Podman(Engine):
     name = "podman"
+    version_format = "{{.Client.Version}}"  # no daemon: the client is the engine
+    storage_format = "{{.Store.GraphDriverName}} {{.Store.GraphRoot}}"
 
     def __init__(self) -> None:
         self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_env created for it
@@ -55,8 +56,7 @@ class Podman(Engine):
         options = env_options([name for name in names if name not in as_secrets])
         for name in as_secrets:
             secret = f"{session}-{name}"
-            create = subprocess.run(self.command("secret", "create", "--env=true", secret, name),
-                                    env=dict(env), capture_output=True, text=True)
+            create = self.run("secret", "create", "--env=true", secret, name, env=env)
             self._stored.setdefault(session, []).append(secret)
             if create.returncode != 0:
                 self.forget_secrets(session)
@@ -68,7 +68,7 @@ class Podman(Engine):
     def forget_secrets(self, session: str) -> None:
         stored = self._stored.pop(session, [])
         if stored:
-            subprocess.run(self.command("secret", "rm", *stored), capture_output=True)
+            self.run("secret", "rm", *stored)
 
     def cleanup_steps(self, session: str) -> list[list[str]]:
         stored = self._stored.get(session, [])
@@ -77,9 +77,9 @@ class Podman(Engine):
     def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
         gone = [s for s in self._secrets() if not any(s.startswith(f"{live}-") for live in live_sessions)]
         for secret in gone:
-            subprocess.run(self.command("secret", "rm", secret), capture_output=True)
+            self.run("secret", "rm", secret)
         return gone
 
     def _secrets(self) -> list[str]:
-        run = subprocess.run(self.command("secret", "ls", "--format", "{{.Name}}"), capture_output=True, text=True)
+        run = self.run("secret", "ls", "--format", "{{.Name}}")
         return [name for name in run.stdout.split() if name.startswith(SECRET_PREFIX)]

@@ -9,6 +9,7 @@ import pytest
 from aishell_runner.engines import unavailable
 from aishell_runner.engines.docker import Docker
 from aishell_runner.engines.podman import LOADER, Podman
+from aishell_runner.errors import AishellError
 from tests.unit.test_plan import launch_options, plan_for
 
 NAMES = ["ANTHROPIC_API_KEY", "TERM"]
@@ -103,3 +104,26 @@ def test_an_engine_that_does_not_answer_is_reported_with_its_own_reason_and_fix(
     assert unavailable("podman").message.endswith("(Cannot connect to Podman.)")
     assert "bootstrap" in unavailable("podman").hint
     assert unavailable("Docker or Podman").message == "Docker or Podman does not answer on this machine"
+
+
+def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(AishellError, match="podman is not installed") as missing:
+        Podman().image_labels("img")
+    assert missing.value.exit_code == 4 and "bootstrap" in missing.value.hint
+    (tmp_path / "docker").write_text("#!/bin/sh\nexec sleep 30\n")
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
+    with pytest.raises(AishellError, match=r"docker did not answer `docker ps --all --format \.\.\.` within 0\.5 s"):
+        Docker().run("ps", "--all", "--format", "{{json .}}", timeout=0.5)
+    started = Docker().start("network", "inspect", "x")
+    with pytest.raises(AishellError, match="did not answer") as hung:
+        Docker().finish(started, timeout=0.5)
+    assert hung.value.exit_code == 4 and started.poll() is not None  # the hung call was ended
+
+
+def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
+    (tmp_path / "docker").write_text('#!/bin/sh\necho "Error: No such image: $6" >&2\nexit 1\n')
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert Docker().image_labels("localhost/nothing:latest") is None
