@@ -25,8 +25,8 @@ from .engines.base import Engine, env_options
 from .git_protection import protected_paths
 from .paths import role_plugin
 from .session import session_argv, session_command
+from .settings import security_settings
 
-SAFE_DEFAULTS = {"read_only_root": False, "add_capabilities": (), "no_new_privileges": True, "seccomp": "default"}
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
 
 
@@ -68,7 +68,7 @@ class LaunchPlan:
     hidden_dirs: list[str] = field(default_factory=list)
     empty_file: str | None = None
     # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
-    security: dict[str, object] = field(default_factory=lambda: dict(SAFE_DEFAULTS))
+    security: dict[str, object] = field(default_factory=lambda: asdict(security_settings()))
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
@@ -227,6 +227,6 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
         network=network or {"mode": "open"},
         empty_file=str(empty_file) if hidden or allowlist else None,
-        security={**SAFE_DEFAULTS, **(asdict(security) if security else {})},
+        security=asdict(security or security_settings()),
         literal_env=literal,
     )
