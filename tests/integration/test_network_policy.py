@@ -146,6 +146,7 @@ def test_ipv6_is_off(probed):
 def test_there_is_no_resolver_so_dns_cannot_carry_data_out(probed):
     results, _ = probed
     assert refused_fast(results["dns"]), results["dns"]
+    assert not results["dns_at_gateway"]["reached"], results["dns_at_gateway"]
 
 
 def test_the_network_settings_cannot_be_changed_from_inside(probed):
