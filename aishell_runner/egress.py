@@ -43,6 +43,9 @@ REGISTRY_HOSTS = {
 }
 # Never through the proxy: the sandbox's own loopback.
 NO_PROXY = "localhost,127.0.0.1,::1"
+# Bumped when the role makes the networks differently, so that a running proxy of the old kind is made anew
+# (2: Podman's sandboxes' network has no DNS, hence no resolver and no gateway address on the host).
+NETWORK_LAYOUT = 2
 # What points the tools inside at the proxy (Node's own fetch needs the last one).
 ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "NODE_USE_ENV_PROXY")
 
@@ -78,7 +81,7 @@ def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...])
 def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
     """What the running proxy must match (its label); anything else makes the launch recreate it."""
     inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.sandboxes, names.subnet],
-              "config_dir": str(names.config_dir), "internal_hosts": internal_hosts}
+              "config_dir": str(names.config_dir), "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 

@@ -125,9 +125,10 @@ class Sandbox:
 
 
 def new_sandbox(kind: str, tmp_dir: Path) -> Sandbox:
-    """A fresh project: "docker" run by root, or "rootless-podman" run by the test user in its home."""
-    if kind == "docker":
-        return Sandbox("docker", tmp_dir / "project", as_user=False)
+    """A fresh project: "docker" or "rootful-podman" run by root, or "rootless-podman" run by the test user
+    in its home."""
+    if kind in ("docker", "rootful-podman"):
+        return Sandbox(kind.removeprefix("rootful-"), tmp_dir / "project", as_user=False)
     home = subprocess.run(["getent", "passwd", ROOTLESS_USER], capture_output=True, text=True,
                           check=True).stdout.split(":")[5]
     return Sandbox("podman", Path(home) / f"project-{uuid.uuid4().hex[:8]}", as_user=True)

@@ -79,6 +79,21 @@ def bind_other_address():
     return other
 
 
+def dns_at_gateway():
+    """Ask the first address of our /24, where an engine's resolver would listen (Podman's aardvark-dns on a
+    network with DNS on), for an outside name: an answer is a channel out for data."""
+    mine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mine.connect((PROXY.split("//")[1].split(":")[0], 3128))
+    gateway = ".".join([*mine.getsockname()[0].split(".")[:3], "1"])
+    mine.close()
+    labels = b"".join(bytes([len(label)]) + label.encode() for label in ["deb", "debian", "org"])
+    query = bytes.fromhex("123401000001000000000000") + labels + bytes.fromhex("0000010001")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.sendto(query, (gateway, 53))
+        return f"{gateway} answered {len(sock.recv(512))} bytes"
+
+
 def ipv6_addresses():
     with open("/proc/net/if_inet6") as table:
         return [line.split()[0] for line in table if line.strip()]
@@ -100,6 +115,7 @@ results = {
     "ipv6_loopback": timed(lambda: connect("::1", host_port, socket.AF_INET6)),
     "ipv6_outside": timed(lambda: connect("2001:db8::1", 80, socket.AF_INET6)),
     "dns": timed(lambda: socket.getaddrinfo("example.com", 443)),
+    "dns_at_gateway": timed(dns_at_gateway),
     "write_resolv_conf": timed(lambda: write("/etc/resolv.conf")),
     "raw_socket": timed(raw_socket),
     "other_source_address": timed(bind_other_address),

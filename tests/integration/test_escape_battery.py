@@ -1,4 +1,4 @@
-"""Escape probes inside real sandboxes, on Docker (as root) and rootless Podman (as the test user).
+"""Escape probes inside real sandboxes, on Docker and rootful Podman (as root) and rootless Podman (as the test user).
 
 Each probe is its own test and asserts what the sandbox must refuse. The
 network-policy probes are in test_network_policy.py.
@@ -16,7 +16,7 @@ import pytest
 from tests.integration.conftest import Sandbox, new_sandbox
 
 
-@pytest.fixture(params=["docker", "rootless-podman"])
+@pytest.fixture(params=["docker", "rootless-podman", "rootful-podman"])
 def sandbox(request, tmp_path):
     box = new_sandbox(request.param, tmp_path)
     box.configure()

@@ -1,4 +1,5 @@
-"""The network policy inside real sandboxes, on Docker (as root) and rootless Podman (as the test user).
+"""The network policy inside real sandboxes, on Docker and rootful Podman (as root) and rootless Podman (as the
+test user).
 
 Allowlist mode, the default. The stand-ins: a web server in a container on the
 proxy's own outbound network (answering as allowed.test and denied.test, given
@@ -74,7 +75,7 @@ class Lab:
         self.box.shell(f"{self.box.engine} rm --force {self.server}")
 
 
-@pytest.fixture(scope="module", params=["docker", "rootless-podman"])
+@pytest.fixture(scope="module", params=["docker", "rootless-podman", "rootful-podman"])
 def probed(request, tmp_path_factory, host_service):
     """Runs every probe in one allowlist session; returns (results, lab, the session's exit status)."""
     box = new_sandbox(request.param, tmp_path_factory.mktemp("network"))
@@ -145,6 +146,7 @@ def test_ipv6_is_off(probed):
 def test_there_is_no_resolver_so_dns_cannot_carry_data_out(probed):
     results, _ = probed
     assert refused_fast(results["dns"]), results["dns"]
+    assert not results["dns_at_gateway"]["reached"], results["dns_at_gateway"]
 
 
 def test_the_network_settings_cannot_be_changed_from_inside(probed):
