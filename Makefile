@@ -39,6 +39,7 @@ molecule: provision-test
 	molecule test -s docker
 	molecule test -s podman
 	molecule test -s wsl2
+	molecule test -s systemd
 
 pytest: provision-test
 	pytest -q --durations=10 tests
