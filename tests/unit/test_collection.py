@@ -1,0 +1,82 @@
+"""The Ansible collection aishell.sandbox (collection/build.py): built offline, installed offline, and its
+roles and filters used by their full names from a playbook outside the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+PLAYBOOK = """
+- name: Use aishell.sandbox by full names
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: A role's filter, moved to plugins/filter
+      ansible.builtin.assert:
+        that: "'2GiB' | aishell.sandbox.lima_bytes == 2147483648"
+
+    - name: A policy that keeps its own lock is written
+      ansible.builtin.include_role:
+        name: aishell.sandbox.system_settings
+      vars:
+        system_settings_path: "{{ out }}/good/config.yaml"
+        system_settings_content: {locks: {resources.pids: {at_most: 10}}, resources: {pids: 5}}
+
+    - name: A policy that contradicts its own lock stops before the host changes
+      block:
+        - name: Apply it
+          ansible.builtin.include_role:
+            name: aishell.sandbox.system_settings
+          vars:
+            system_settings_path: "{{ out }}/bad/config.yaml"
+            system_settings_content: {locks: {resources.pids: {at_most: 10}}, resources: {pids: 20}}
+      rescue:
+        - name: Keep the message
+          ansible.builtin.copy:
+            content: "{{ ansible_failed_result.msg }}"
+            dest: "{{ out }}/refused.txt"
+            mode: "0644"
+"""
+
+
+def test_the_collection_builds_installs_and_runs_offline(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "AISHELL_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    subprocess.run([sys.executable, REPO / "collection" / "build.py", "--output-path", tmp_path / "dist"],
+                   check=True, env=env, capture_output=True)
+    (tarball,) = (tmp_path / "dist").glob("aishell-sandbox-*.tar.gz")
+    with tarfile.open(tarball) as archive:
+        names = set(archive.getnames())
+    # Every role, and every filter plugin of the roles and the playbooks, whatever new ones appear.
+    for role in (REPO / "roles").iterdir():
+        assert f"roles/{role.name}/tasks/main.yml" in names
+    for plugin in [*REPO.glob("roles/*/filter_plugins/*.py"), *REPO.glob("playbooks/filter_plugins/*.py")]:
+        assert f"plugins/filter/{plugin.name}" in names
+    assert {"plugins/callback/aishell_fleet_report.py", "playbooks/fleet.yml", "meta/runtime.yml",
+            "aishell_runner/settings_locks.py"} <= names
+
+    subprocess.run([BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", tmp_path / "collections",
+                    tarball], check=True, env=env, capture_output=True, cwd=tmp_path)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    done = subprocess.run([BIN / "ansible-playbook", "-i", "localhost,", "play.yml", "-e", f"out={tmp_path / 'out'}"],
+                          env={**env, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections")},
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = (tmp_path / "out" / "good" / "config.yaml").read_text()
+    assert yaml.safe_load(written) == {"locks": {"resources.pids": {"at_most": 10}}, "resources": {"pids": 5}}
+    assert not (tmp_path / "out" / "bad").exists()
+    bad = f"localhost:{tmp_path}/out/bad/config.yaml"
+    assert (tmp_path / "out" / "refused.txt").read_text() == (
+        f"error: {bad}:6: resources.pids: 20 contradicts this file's own lock: {bad}:3 locks resources.pids to at "
+        "most 10\nhint: make resources.pids fit the lock, or change the lock")
