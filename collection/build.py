@@ -3,7 +3,7 @@
     python collection/build.py [--output-path DIR]      (default: dist/)
 
 It lays out the collection in a scratch folder and runs `ansible-galaxy collection build` on it:
-galaxy.yml, meta/ and README.md from collection/; roles/ and playbooks/*.yml as they are; every
+galaxy.yml, meta/, README.md and CHANGELOG.md from collection/; roles/ and playbooks/*.yml as they are; every
 roles/*/filter_plugins/*.py and playbooks/filter_plugins/*.py in plugins/filter/ (collection roles do not
 load their own filter_plugins, and look filters up by full name only: so the copies of the roles and
 playbooks name them aishell.sandbox.NAME); playbooks/callback_plugins/*.py in plugins/callback/; and the
@@ -35,7 +35,7 @@ def stage(into: Path) -> None:
     if version != package:
         raise SystemExit(f"error: collection/galaxy.yml says version {version}, aishell_runner says {package}: "
                          "make them the same")
-    for name in ("galaxy.yml", "README.md", "meta"):
+    for name in ("galaxy.yml", "README.md", "CHANGELOG.md", "meta"):
         copy(HERE / name, into / name)
     copy(ROOT / "roles", into / "roles")
     copy(ROOT / "aishell_runner", into / "aishell_runner", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]",
