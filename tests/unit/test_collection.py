@@ -26,6 +26,16 @@ PLAYBOOK = """
       ansible.builtin.assert:
         that: "'2GiB' | aishell.sandbox.lima_bytes == 2147483648"
 
+    - name: fleet.yml's image choice, with the collection's own copy of aishell-run's code and roles
+      ansible.builtin.assert:
+        that:
+          - chosen.sandbox_image_base_source == 'debootstrap'
+          - not chosen.sandbox_image_egress
+          - chosen.sandbox_image_agents.claude is defined
+      vars:
+        chosen: "{{ {'image': {'base_source': 'debootstrap'}, 'network': {'mode': 'open'}} | to_nice_yaml
+                    | aishell.sandbox.aishell_fleet_image_vars }}"
+
     - name: A policy that keeps its own lock is written
       ansible.builtin.include_role:
         name: aishell.sandbox.system_settings
