@@ -5,7 +5,9 @@ A sandbox never sees the host's agent configuration itself. It gets the agent's 
 only sandboxes use, into which the host's own instructions and preferences (`from_host`) are copied
 afresh at each launch. Credentials are neither in `from_host` nor copied: the host keeps them.
 Paths are relative to the home directory unless they are absolute; "{home}" in a value is the
-sandbox's home.
+sandbox's home. How each agent is installed (its npm package and pinned version) belongs to the image
+role, which must work on its own in a team's playbook (roles/sandbox_image: vars/main.yml, defaults); a
+test keeps the role's agents and these the same.
 """
 
 from __future__ import annotations

@@ -21,14 +21,17 @@ import ipaddress
 import json
 import os
 import random
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .agents import REGISTRY as AGENT_REGISTRY
 from .errors import AishellError
 from .paths import state_dir
+
+if TYPE_CHECKING:
+    from .engines.base import Engine
 
 PORT = 3128
 CONFIG_LABEL = "org.aishell.egress-config"
@@ -109,7 +112,7 @@ class Proxy:
         return dict(zip(ENV_NAMES, values, strict=True))
 
 
-def running_proxy(engine: str, names: Names, wanted_hash: str) -> Proxy | None:
+def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | None:
     """The proxy when it runs with the wanted configuration on both of its networks, else None.
 
     Two engine calls side by side: the proxy's state, and whether its networks still exist. A running
@@ -118,11 +121,9 @@ def running_proxy(engine: str, names: Names, wanted_hash: str) -> Proxy | None:
     """
     template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
                 "{{json .NetworkSettings.Networks}}")
-    networks = subprocess.Popen([engine, "network", "inspect", "--format", "{{.Name}}", names.outbound,
-                                 names.sandboxes], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run = subprocess.run([engine, "container", "inspect", "--format", template, names.proxy],
-                         capture_output=True, text=True)
-    networks_exist = networks.wait() == 0
+    networks = engine.start("network", "inspect", "--format", "{{.Name}}", names.outbound, names.sandboxes)
+    run = engine.run("container", "inspect", "--format", template, names.proxy)
+    networks_exist = engine.finish(networks) == 0
     running, _, rest = run.stdout.strip().partition(" ")
     label, _, attachments = rest.partition(" ")
     if run.returncode != 0 or running != "true" or label != wanted_hash or not networks_exist:

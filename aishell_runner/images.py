@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +22,7 @@ from .errors import AishellError
 from .paths import install_root, role_plugin
 
 if TYPE_CHECKING:
+    from .engines.base import Engine
     from .settings import Settings
 
 INPUTS_LABEL = "org.aishell.inputs"
@@ -112,21 +112,6 @@ def extension_name(project: Path) -> str:
     return f"localhost/aishell-project-{slug}-{digest}:latest"
 
 
-def image_labels(engine: str, name: str) -> dict[str, str] | None:
-    """The image's labels, or None when the engine has no such image."""
-    try:
-        run = subprocess.run(
-            [engine, "image", "inspect", "--format", "{{json .Config.Labels}}", name],
-            capture_output=True, text=True, timeout=30,
-        )
-    except FileNotFoundError as error:
-        hint = "run `sudo aishell-run bootstrap`"
-        raise AishellError(f"{engine} is not installed", hint=hint, exit_code=4) from error
-    if run.returncode != 0:
-        return None
-    return json.loads(run.stdout or "null") or {}
-
-
 @dataclass
 class Freshness:
     foundation_current: bool
@@ -138,30 +123,27 @@ class Freshness:
         return self.foundation_current and self.extension_current is not False and self.egress_current is not False
 
 
-def check(engine: str, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
+def check(engine: Engine, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
     """Compare the wanted inputs' hashes with the labels of the images the engine has.
     `wanted`: the foundation's hash when the caller has it already."""
     wanted = wanted or foundation_hash(settings)
-    labels = image_labels(engine, settings["sandbox_image_foundation_name"]) or {}
+    labels = engine.image_labels(settings["sandbox_image_foundation_name"]) or {}
     foundation_current = labels.get(INPUTS_LABEL) == wanted
     egress_current = None
     if settings.get("sandbox_image_egress"):
-        egress_labels = image_labels(engine, settings["sandbox_image_egress_name"]) or {}
+        egress_labels = engine.image_labels(settings["sandbox_image_egress_name"]) or {}
         egress_current = egress_labels.get(INPUTS_LABEL) == egress_hash(wanted)
     dockerfile = settings.get("sandbox_image_extension_dockerfile")
     if not dockerfile:
         return Freshness(foundation_current, None, egress_current)
-    ext_labels = image_labels(engine, settings["sandbox_image_extension_name"]) or {}
+    ext_labels = engine.image_labels(settings["sandbox_image_extension_name"]) or {}
     extension_current = foundation_current and ext_labels.get(INPUTS_LABEL) == extension_hash(wanted, Path(dockerfile))
     return Freshness(foundation_current, extension_current, egress_current)
 
 
-def image_facts(engine: str, name: str) -> dict[str, Any]:
+def image_facts(engine: Engine, name: str) -> dict[str, Any]:
     """Size and base source of an image, for the build summary."""
-    run = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}} {{json .Config.Labels}}", name],
-        capture_output=True, text=True,
-    )
+    run = engine.run("image", "inspect", "--format", "{{.Size}} {{json .Config.Labels}}", name)
     if run.returncode != 0:
         return {"size_bytes": None, "base": None}
     size, _, labels = run.stdout.strip().partition(" ")

@@ -117,7 +117,7 @@ class EnvVar:
 class AgentSettings:
     version: str | None
     args: tuple[str, ...]
-    autonomous: bool = True
+    autonomous: bool
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,46 @@ class Settings:
 # --------------------------------------------------------------------------------------------------- schema
 
 
+# Every setting's default, in one place: the schema publishes them (docs/config.schema.json), the built
+# Settings take them, `aishell-run settings` reports them. `agents.*` is each agent. Resource limits have
+# no default here: unset, each is the host's (plan.host_default_resources: all CPUs but one, half the
+# memory, 4096 processes).
+DEFAULTS: dict[str, Any] = {
+    "engine": "auto",
+    "harness": "claude",
+    "agents.*.autonomous": True,
+    "image.base_source": "registry",
+    "image.fallback": True,
+    "image.ca_bundle": "auto",
+    "network.mode": "allowlist",
+    "scan.content": True,
+    "security.read_only_root": False,
+    "security.add_capabilities": [],
+    "security.no_new_privileges": True,
+    "security.seccomp": "default",
+}
+
+
+def default(key: str) -> Any:
+    """The default of a dotted key (an agent's name matches `agents.*`)."""
+    parts = key.split(".")
+    if parts[0] == "agents" and len(parts) == 3:
+        parts[1] = "*"
+    return copy.deepcopy(DEFAULTS[".".join(parts)])
+
+
+def _publish_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with each DEFAULTS entry as the `default` of its key."""
+    for key, value in DEFAULTS.items():
+        nodes = [schema]
+        for part in key.split("."):
+            nodes = [node["properties"][name] for node in nodes
+                     for name in (node["properties"] if part == "*" else [part])]
+        for node in nodes:
+            node["default"] = value
+    return schema
+
+
 def _text(description: str, **extra: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **extra}
 
@@ -216,7 +256,6 @@ def _agent_schema(agent: str) -> dict[str, Any]:
             ),
             "autonomous": {
                 "type": "boolean",
-                "default": True,
                 "description": f"Run {agent} in its own no-approval mode (the sandbox is the boundary); false "
                                "restores its own prompts. See docs/agents.md.",
             },
@@ -224,7 +263,7 @@ def _agent_schema(agent: str) -> dict[str, Any]:
     )
 
 
-SCHEMA: dict[str, Any] = {
+SCHEMA: dict[str, Any] = _publish_defaults({
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "aishell-run settings",
     "description": (
@@ -234,11 +273,10 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "engine": _text("Container engine: auto (first found), docker or podman.", enum=list(ENGINES), default="auto"),
+        "engine": _text("Container engine: auto (first found), docker or podman.", enum=list(ENGINES)),
         "harness": _text(
             "What runs in the sandbox: an agent (claude, codex, gemini, opencode) or a plain shell.",
             enum=list(HARNESSES),
-            default="claude",
         ),
         "agents": _object("Per-agent settings.", {agent: _agent_schema(agent) for agent in AGENTS}),
         "mounts": _list(
@@ -270,17 +308,14 @@ SCHEMA: dict[str, Any] = {
                 "base_source": _text(
                     "Where the base system comes from: registry (pull) or debootstrap (build locally).",
                     enum=list(BASE_SOURCES),
-                    default="registry",
                 ),
                 "fallback": {
                     "type": "boolean",
-                    "default": True,
                     "description": "Fall back to the other base_source when the chosen one fails.",
                 },
                 "ca_bundle": _text(
                     "Extra CA certificates: auto (the host's), none, or a path to a PEM file.",
                     minLength=1,
-                    default="auto",
                 ),
                 "dockerfile": _text(
                     "Dockerfile that extends the image, relative to the project. Default: .aishell/Dockerfile "
@@ -297,7 +332,7 @@ SCHEMA: dict[str, Any] = {
             "What the sandbox may reach (docs/security.md). allowlist: only the running agent's own hosts and "
             "those listed here, through the egress proxy; open: the engine's default network; none: no network.",
             {
-                "mode": _text("allowlist, open or none.", enum=list(NETWORK_MODES), default="allowlist"),
+                "mode": _text("allowlist, open or none.", enum=list(NETWORK_MODES)),
                 "allow": _list(
                     "Extra host names the sandbox may reach in allowlist mode: example.com (exactly), "
                     "*.example.com (its subdomains).",
@@ -331,7 +366,7 @@ SCHEMA: dict[str, Any] = {
         "scan": _object(
             "Sensitive-file scan before a launch.",
             {
-                "content": {"type": "boolean", "default": True,
+                "content": {"type": "boolean",
                             "description": "Also scan file contents for secrets (gitleaks or detect-secrets)."},
                 "allow": _list(
                     "Findings to accept: path globs, or a finding's 16-character fingerprint "
@@ -360,7 +395,7 @@ SCHEMA: dict[str, Any] = {
             "Hardening of the sandbox. The defaults are the safe choice; each relaxation is named in "
             "docs/security.md with its risk.",
             {
-                "read_only_root": {"type": "boolean", "default": False,
+                "read_only_root": {"type": "boolean",
                                    "description": "Mount the image read-only; the project, the home and /tmp stay "
                                                   "writable."},
                 "add_capabilities": _list(
@@ -368,10 +403,10 @@ SCHEMA: dict[str, Any] = {
                     "compromised agent can do.",
                     _text("A capability name without CAP_.", pattern=CAPABILITY_PATTERN),
                 ),
-                "no_new_privileges": {"type": "boolean", "default": True,
+                "no_new_privileges": {"type": "boolean",
                                       "description": "false lets setuid programs raise privileges inside."},
                 "seccomp": _text("The engine's default system-call filter, or unconfined (no filter).",
-                                 enum=["default", "unconfined"], default="default"),
+                                 enum=["default", "unconfined"]),
             },
         ),
         # The rules themselves are checked in settings_locks.py, which knows the key each lock names.
@@ -397,7 +432,7 @@ SCHEMA: dict[str, Any] = {
             ),
         },
     },
-}
+})
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
@@ -1002,6 +1037,14 @@ def _file_setting(text: str, what: str, context: _Context, fail: Callable[[str, 
     return path
 
 
+def security_settings(given: Mapping[str, Any] | None = None) -> SecuritySettings:
+    """The settings' `security:` over the defaults (the safe choice); no argument: the defaults alone."""
+    given = given or {}
+    fields = {name: given.get(name, default(f"security.{name}"))
+              for name in ("read_only_root", "add_capabilities", "no_new_privileges", "seccomp")}
+    return SecuritySettings(**{**fields, "add_capabilities": tuple(dict.fromkeys(fields["add_capabilities"]))})
+
+
 def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Settings:
     data = merged.data
 
@@ -1021,7 +1064,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         if version is not None:
             checked(("agents", agent, "version"), version, _version_problem)
         agents[agent] = AgentSettings(version=version, args=tuple(conf.get("args", ())),
-                                      autonomous=conf.get("autonomous", True))
+                                      autonomous=conf.get("autonomous", default(f"agents.{agent}.autonomous")))
 
     mounts = tuple(
         _parse_mount(spec, context, failing(("mounts", index))) for index, spec in enumerate(data.get("mounts", ()))
@@ -1050,7 +1093,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     resources = Resources(cpus=cpus, memory=memory, pids=limits.get("pids"))
 
     image = data.get("image", {})
-    ca_bundle = image.get("ca_bundle", "auto")
+    ca_bundle = image.get("ca_bundle", default("image.ca_bundle"))
     if ca_bundle not in ("auto", "none"):
         ca_bundle = str(_file_setting(ca_bundle, "CA bundle", context, failing(("image", "ca_bundle"))))
     dockerfile = image.get("dockerfile")
@@ -1079,30 +1122,26 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     )
 
     return Settings(
-        engine=data.get("engine", "auto"),
-        harness=data.get("harness", "claude"),
+        engine=data.get("engine", default("engine")),
+        harness=data.get("harness", default("harness")),
         agents=agents,
         mounts=mounts,
         env=tuple(env),
         ports=ports,
         resources=resources,
         image=ImageSettings(
-            base_source=image.get("base_source", "registry"),
-            fallback=image.get("fallback", True),
+            base_source=image.get("base_source", default("image.base_source")),
+            fallback=image.get("fallback", default("image.fallback")),
             ca_bundle=ca_bundle,
             dockerfile=dockerfile,
         ),
         pre_start=tuple(data.get("pre_start", ())),
         exclude=exclude,
-        scan=ScanSettings(content=scan.get("content", True), allow=tuple(scan.get("allow", ())), rules=rules),
-        security=SecuritySettings(
-            read_only_root=security.get("read_only_root", False),
-            add_capabilities=tuple(dict.fromkeys(security.get("add_capabilities", ()))),
-            no_new_privileges=security.get("no_new_privileges", True),
-            seccomp=security.get("seccomp", "default"),
-        ),
+        scan=ScanSettings(content=scan.get("content", default("scan.content")), allow=tuple(scan.get("allow", ())),
+                          rules=rules),
+        security=security_settings(security),
         network=NetworkSettings(
-            mode=network.get("mode", "allowlist"),
+            mode=network.get("mode", default("network.mode")),
             allow=tuple(dict.fromkeys(host.lower() for host in network.get("allow", ()))),
             registries=tuple(dict.fromkeys(network.get("registries", ()))),
             internal_hosts={name.lower(): address for name, address in network.get("internal_hosts", {}).items()},

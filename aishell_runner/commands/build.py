@@ -12,6 +12,7 @@ from rich.table import Table
 from .. import images
 from ..agents import AGENTS
 from ..engines import choose_engine
+from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, AishellError
 from ..playbook import run_playbook
 from ..project import find_project
@@ -57,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     project = find_project(args.project)
     chosen = load_settings(project)
-    engine = args.engine or choose_engine(chosen.engine).name
-    settings = images.settings_with({**overrides(args, chosen, project), "sandbox_image_engine": engine})
+    engine = choose_engine(args.engine or chosen.engine)
+    settings = images.settings_with({**overrides(args, chosen, project), "sandbox_image_engine": engine.name})
     started = time.perf_counter()
     freshness = images.check(engine, settings)
     if freshness.all_current and not args.force:
@@ -96,7 +97,7 @@ def overrides(args: argparse.Namespace, chosen: Settings, project: Path) -> dict
     return result
 
 
-def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
+def _finish(ui: UI, engine: Engine, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
     names = [settings["sandbox_image_foundation_name"]]
     if settings.get("sandbox_image_egress"):
         names.append(settings["sandbox_image_egress_name"])
@@ -105,13 +106,13 @@ def _finish(ui: UI, engine: str, settings: dict[str, Any], *, built: list[str], 
     rows = [{"name": name, "built": name in built, **images.image_facts(engine, name)} for name in names]
     fell_back = settings["sandbox_image_base_source"] == "registry" and rows[0]["base"] == "debootstrap"
     if ui.json_mode:
-        ui.emit_json({"ok": True, "engine": engine, "images": rows, "seconds": round(seconds, 3),
+        ui.emit_json({"ok": True, "engine": engine.name, "images": rows, "seconds": round(seconds, 3),
                       "fell_back_to_offline_base": fell_back})
         return EXIT_OK
     if fell_back:
         ui.err.print("[yellow]note:[/] the registry could not be reached: the foundation is built on a Debian "
                      "base made locally with debootstrap (--base-source debootstrap says so up front).")
-    table = Table(title=f"Sandbox images ({engine})")
+    table = Table(title=f"Sandbox images ({engine.name})")
     for column in ("image", "this run", "base", "size"):
         table.add_column(column)
     for row in rows:

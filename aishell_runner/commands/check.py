@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.table import Table
 
 from .. import images, platforms
-from ..engines import ENGINES, engine_answers
+from ..engines import ENGINES, answering
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_FAILURE, EXIT_OK
 from ..ui import UI
 
@@ -35,34 +34,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _version(engine: str) -> str:
-    run = subprocess.run([engine, "version", "--format", "{{.Server.Version}}" if engine == "docker"
-                          else "{{.Client.Version}}"], capture_output=True, text=True)
-    return run.stdout.strip() or "?"
-
-
-def _storage(engine: str) -> tuple[str, str]:
-    driver = "{{.Driver}}" if engine == "docker" else "{{.Store.GraphDriverName}}"
-    root = "{{.DockerRootDir}}" if engine == "docker" else "{{.Store.GraphRoot}}"
-    run = subprocess.run([engine, "info", "--format", f"{driver} {root}"], capture_output=True, text=True)
-    name, _, path = run.stdout.strip().partition(" ")
-    return name, path
-
-
 def findings() -> list[Finding]:
     found: list[Finding] = []
-    answering = [name for name in ENGINES if engine_answers(name)]
+    engines = answering()
     for name in ENGINES:
-        if name in answering:
-            found.append(Finding(f"{name} engine", True, f"answers, version {_version(name)}"))
+        engine = next((engine for engine in engines if engine.name == name), None)
+        if engine:
+            found.append(Finding(f"{name} engine", True, f"answers, version {engine.version()}"))
         elif shutil.which(name):
             found.append(Finding(f"{name} engine", False, "installed but does not answer",
                                  "sudo aishell-run bootstrap (it starts the engine, with or without systemd)"))
-    if not answering:
+    if not engines:
         found.append(Finding("container engine", False, "neither Docker nor Podman answers",
                              "sudo aishell-run bootstrap"))
-    for name in answering:
-        driver, root = _storage(name)
+    for engine in engines:
+        name = engine.name
+        driver, root = engine.storage()
         rootless = name == "podman" and os.geteuid() != 0
         slow = driver == "vfs"
         found.append(Finding(f"{name} storage{' (rootless)' if rootless else ''}", not slow, driver,

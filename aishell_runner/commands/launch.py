@@ -19,11 +19,11 @@ from ..engines import choose_engine, engine_answers, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
-from ..plan import LaunchPlan, command_argv, make_plan, run_options, session_argv, session_name
+from ..plan import LaunchPlan, make_plan, session_name
 from ..project import find_project
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
-from ..session import client_env, run_session
+from ..session import client_env, run_session, session_argv, session_command
 from ..settings import Settings, SettingsError, load_settings
 from ..ui import UI
 
@@ -185,21 +185,22 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     owner.reap_orphans()  # what sessions whose wrapper was killed left behind (a directory listing if none)
     ready = prepare(args, ui)
     engine, plan = ready.engine, ready.plan
-    options = run_options(plan)
     spec_file = ready.state / "launch.json"
-    warm = spec_file.is_file() and images.check(engine.name, ready.image_settings, ready.foundation_hash).all_current
-    if warm:
-        spec = json.loads(spec_file.read_text())
-        warm = (spec.get("options"), spec.get("image")) == (options, plan.image)
-    proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash) if warm and ready.egress else None
+    spec = _read_spec(spec_file)
+    warm = (spec.get("plan_hash") == plan.digest()
+            and images.check(engine, ready.image_settings, ready.foundation_hash).all_current)
+    proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash) if warm and ready.egress else None
     if not warm or (ready.egress and proxy is None):
-        _prepare_cold(ui, ready, options)
+        _prepare_cold(ui, ready)
+        spec = _read_spec(spec_file)
+        if spec.get("plan_hash") != plan.digest():
+            raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
+                               hint="run the launch again; if it stays so, `aishell-run plan` shows the plan")
         if ready.egress:
-            proxy = egress.running_proxy(engine.name, ready.egress, ready.egress_hash)
+            proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash)
             if proxy is None:
                 raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
                                    hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
-    spec = json.loads(spec_file.read_text())
     profiles.prepare(plan.harness, Path.home(), autonomous=ready.autonomous, environ=os.environ)
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
@@ -211,8 +212,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if proxy is not None:
             address = egress.register(proxy, ready.egress, name, plan.network["allow"])
             env.update(proxy.env())
-        options, command = engine.pass_secrets(spec["options"], command_argv(plan), name, plan.secret_names, env)
-        argv = session_argv(options, spec["image"], command, name=name, address=address)
+        env_options, receive = engine.pass_env(spec["env"], plan.secret_names, name, env)
+        argv = session_argv(spec["engine"], spec["options"], env_options, spec["image"],
+                            [*receive, *session_command(plan)], name=name, address=address)
         registration = [["rm", "-f", str(ready.egress.clients / address)]] if address else []
         guard = owner.Guard(name, [*engine.cleanup_steps(name), *registration])
         status = run_session(engine, argv, name, env)
@@ -242,19 +244,24 @@ def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> 
         ui.err.print(f"  {change}: {project / path}", markup=False, soft_wrap=True)
 
 
-def _prepare_cold(ui: UI, ready: Prepared, options: list[str]) -> None:
-    plan, state = ready.plan, ready.state
+def _read_spec(path: Path) -> dict:
+    """The launch spec the sandbox_launch role rendered for a plan; {} when there is none yet, or when it was
+    damaged (a cold launch renders it again)."""
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return spec if isinstance(spec, dict) and {"plan_hash", "engine", "options", "env", "image"} <= spec.keys() else {}
+
+
+def _prepare_cold(ui: UI, ready: Prepared) -> None:
+    """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan."""
+    plan = ready.plan
     extravars = {
         **images.playbook_vars(ready.image_settings),
-        "sandbox_launch_engine": plan.engine,
-        "sandbox_launch_state_dir": str(state),
-        "sandbox_launch_options": options,
-        "sandbox_launch_image": plan.image,
+        "sandbox_launch_state_dir": str(ready.state),
+        "sandbox_launch_plan": plan.role_input(),
         "sandbox_launch_plan_hash": plan.digest(),
-        "sandbox_launch_user": plan.user,
-        "sandbox_launch_uid": plan.uid,
-        "sandbox_launch_gid": plan.gid,
-        "sandbox_launch_home": plan.home,
     }
     if ready.egress:
         extravars.update(ready.egress_vars)

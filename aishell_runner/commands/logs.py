@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 from datetime import datetime
 
 from ..egress import names_for
-from ..engines import ENGINES, engine_answers
+from ..engines import answering
+from ..engines.base import Engine
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_USAGE, AishellError
 from ..plan import session_prefix
 from ..ui import UI
@@ -34,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=show)
 
 
-def refusals(engine: str) -> list[dict[str, str]]:
+def refusals(engine: Engine) -> list[dict[str, str]]:
     """Every refused request in the proxy's log (the engine keeps it, rotated)."""
     proxy = names_for(os.getuid(), None).proxy
-    run = subprocess.run([engine, "logs", proxy], capture_output=True, text=True)
+    run = engine.run("logs", proxy)
     if run.returncode != 0:
         return []
     rows = []
@@ -46,14 +46,14 @@ def refusals(engine: str) -> list[dict[str, str]]:
         if len(values) == len(FIELDS):
             row = dict(zip(FIELDS, values, strict=True))
             if row["reason"] != "-":
-                rows.append({**row, "engine": engine})
+                rows.append({**row, "engine": engine.name})
     return rows
 
 
 def show(args: argparse.Namespace, ui: UI) -> int:
     from ..project import find_project
 
-    engines = [name for name in ENGINES if engine_answers(name)]
+    engines = answering()
     if not engines:
         raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`",
                            exit_code=EXIT_ENGINE_UNAVAILABLE)

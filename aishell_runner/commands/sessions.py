@@ -11,10 +11,10 @@ from rich.table import Table
 
 from .. import owner
 from ..egress import forget_gone, names_for
-from ..engines import ENGINES, engine_answers
+from ..engines import answering
 from ..engines.base import Engine
 from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_USAGE, AishellError
-from ..plan import TMUX_SESSION
+from ..session import TMUX_SESSION
 from ..ui import UI
 
 SANDBOX = "org.aishell.role=sandbox"
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _engines() -> list[Engine]:
-    found = [cls() for name, cls in ENGINES.items() if engine_answers(name)]
+    found = answering()
     if not found:
         raise AishellError("neither Docker nor Podman answers", hint="run `sudo aishell-run bootstrap`",
                            exit_code=EXIT_ENGINE_UNAVAILABLE)
@@ -136,10 +136,9 @@ def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
                 removed.append(f"{engine.name} container {row['name']}")
         removed += [f"{engine.name} secret {secret}" for secret in engine.leftover_secrets(live)]
         all_live |= live
-        images = subprocess.run(engine.command("images", "--quiet", "--filter", "dangling=true",
-                                               "--filter", "label=org.aishell.role"), capture_output=True, text=True)
+        images = engine.run("images", "--quiet", "--filter", "dangling=true", "--filter", "label=org.aishell.role")
         for image in sorted(set(images.stdout.split())):
-            if subprocess.run(engine.command("rmi", image), capture_output=True).returncode == 0:
+            if engine.run("rmi", image).returncode == 0:
                 removed.append(f"{engine.name} image {image}")
     # One allowlist directory serves the user's proxies on every engine.
     removed += [f"egress registration of {session}" for session in forget_gone(names_for(os.getuid(), None), all_live)]

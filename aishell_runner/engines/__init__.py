@@ -34,6 +34,11 @@ def engine_answers(name: str, *, quick: bool = False) -> bool:
         return False
 
 
+def answering() -> list[Engine]:
+    """Every engine on this machine that answers, Docker first (for commands that look at all of ours)."""
+    return [engine() for name, engine in ENGINES.items() if engine_answers(name)]
+
+
 def choose_engine(setting: str) -> Engine:
     """The engine named by settings, or for `auto` the first that answers (Docker, then Podman)."""
     candidates = ["docker", "podman"] if setting == "auto" else [setting]

@@ -4,62 +4,99 @@ from __future__ import annotations
 
 import json
 import subprocess
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
 
 LABEL_PREFIX = "org.aishell"
+# Seconds an engine may take to answer one of our calls (an inspect, a listing, a removal): longer means
+# it hangs, and a launch should say so rather than wait forever.
+ENGINE_TIMEOUT = 60
 
 
-@dataclass
-class Identity:
-    """Who the sandbox runs as, and how the engine maps that user."""
-
-    uid: int
-    gid: int
-    user: str
-    home: str
+def env_options(names: list[str]) -> list[str]:
+    """`--env NAME` for each name: the engine client copies each value from its own environment."""
+    return [option for name in names for option in ("--env", name)]
 
 
-def cgroup_limit_args(resources: Mapping[str, object]) -> list[str]:
-    return ["--cpus", str(resources["cpus"]), "--memory", str(resources["memory"]),
-            "--pids-limit", str(resources["pids"])]
-
-
-class Engine(ABC):
+class Engine:
     name: str
+    version_format = "{{.Server.Version}}"  # `version --format`: the engine's own version
+    storage_format = "{{.Driver}} {{.DockerRootDir}}"  # `info --format`: storage driver and where it keeps images
 
-    @abstractmethod
-    def identity_args(self, identity: Identity) -> list[str]:
-        """Arguments that make files created inside belong to `identity` on the host."""
+    def run(self, *args: str, timeout: float = ENGINE_TIMEOUT, env: Mapping[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        """`ENGINE ARGS` with its output captured: every call of ours to an engine goes through here (or start).
+        An engine that is missing or does not answer in `timeout` is an AishellError (exit 4) naming the
+        call; a non-zero status is the caller's to read, since "no such image" is often the answer wanted."""
+        argv = self.command(*args)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  env=None if env is None else dict(env))
+        except FileNotFoundError:
+            raise AishellError(f"{self.name} is not installed", hint="run `sudo aishell-run bootstrap`",
+                               exit_code=EXIT_ENGINE_UNAVAILABLE) from None
+        except subprocess.TimeoutExpired:
+            raise self._hung(argv, timeout) from None
 
-    def limit_args(self, resources: Mapping[str, object]) -> list[str]:
-        """The engine arguments for the plan's `resources` (cpus, memory, pids)."""
-        return cgroup_limit_args(resources)
+    def start(self, *args: str) -> subprocess.Popen:
+        """`ENGINE ARGS` started alongside other work, its output discarded; `finish` waits for its status."""
+        try:
+            return subprocess.Popen(self.command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise AishellError(f"{self.name} is not installed", hint="run `sudo aishell-run bootstrap`",
+                               exit_code=EXIT_ENGINE_UNAVAILABLE) from None
 
-    def owned_tmpfs(self, identity: Identity) -> str:
-        """The --tmpfs options that make the mount belong to `identity` (the sandbox's private home)."""
-        return f"uid={identity.uid},gid={identity.gid}"
+    def finish(self, started: subprocess.Popen, timeout: float = ENGINE_TIMEOUT) -> int:
+        try:
+            return started.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.wait()
+            raise self._hung(started.args, timeout) from None
 
-    def internal_network_sysctls(self) -> list[str]:
-        """Sysctls a sandbox on an internal network needs so that unreachable addresses fail at once."""
-        return []
+    def _hung(self, argv, timeout: float) -> AishellError:
+        return AishellError(f"{self.name} did not answer `{' '.join(map(str, argv[:4]))} ...` within {timeout:g} s",
+                            hint=f"the engine may hang: `{self.name} info` tells; restart it or run "
+                                 "`sudo aishell-run bootstrap`", exit_code=EXIT_ENGINE_UNAVAILABLE)
+
+    def version(self) -> str:
+        return self.run("version", "--format", self.version_format).stdout.strip() or "?"
+
+    def storage(self) -> tuple[str, str]:
+        """The storage driver the engine really uses, and where it keeps its images."""
+        driver, _, root = self.run("info", "--format", self.storage_format).stdout.strip().partition(" ")
+        return driver, root
+
+    def image_labels(self, image: str) -> dict[str, str] | None:
+        """The image's labels, or None when the engine has no such image."""
+        run = self.run("image", "inspect", "--format", "{{json .Config.Labels}}", image)
+        return (json.loads(run.stdout or "null") or {}) if run.returncode == 0 else None
+
+    def keeps_user_id(self) -> bool:
+        """Whether the engine maps the user to the same IDs inside through a user namespace (rootless Podman)."""
+        return False
+
+    def limits(self) -> str:
+        """How the plan's `resources` are enforced: "cgroup", or "nproc" where only the process count can be."""
+        return "cgroup"
 
     def uses_passwd_files(self) -> bool:
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""
         return True
 
-    def pass_secrets(self, options: list[str], command: list[str], session: str, names: list[str],
-                     env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-        """The engine options and the command with the secret variables `names` passed the engine's safest way.
+    def pass_env(self, names: list[str], secret_names: list[str], session: str,
+                 env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """The engine options that pass the variables `names` into `session`, and what the command must be
+        prefixed with to receive them; `secret_names` are passed the engine's safest way.
 
-        By default they stay `--env NAME`: the engine client copies the value from
-        its own environment, so it is never in a command line.
+        By default every one is `--env NAME`: the engine client copies the value from its own environment
+        (`env`), so it is never in a command line.
         """
-        return options, command
+        return env_options(names), []
 
     def forget_secrets(self, session: str) -> None:
-        """Remove what pass_secrets stored for `session`."""
+        """Remove what pass_env stored for `session`."""
         return None
 
     def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
@@ -75,10 +112,8 @@ class Engine(ABC):
 
     def containers(self, label_filters: list[str]) -> list[dict]:
         """Our containers (running or not) matching every `key=value` label filter."""
-        argv = self.command("ps", "--all", "--format", "{{json .}}")
-        for label in label_filters:
-            argv += ["--filter", f"label={label}"]
-        run = subprocess.run(argv, capture_output=True, text=True)
+        run = self.run("ps", "--all", "--format", "{{json .}}",
+                       *[option for label in label_filters for option in ("--filter", f"label={label}")])
         text = run.stdout.strip()
         if text.startswith("["):  # Podman prints one JSON array
             return json.loads(text)
@@ -86,4 +121,4 @@ class Engine(ABC):
 
     def remove(self, name: str) -> None:
         """Remove a container whatever its state; quiet when it is already gone."""
-        subprocess.run(self.command("rm", "--force", name), capture_output=True)
+        self.run("rm", "--force", name)

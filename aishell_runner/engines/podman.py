@@ -11,12 +11,11 @@ killed).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 
 from ..errors import AishellError
-from .base import Engine, Identity
+from .base import Engine, env_options
 
 SECRET_PREFIX = "aishell-"
 SECRET_TARGET = "aishell-env-"  # mounted as /run/secrets/aishell-env-NAME
@@ -29,62 +28,47 @@ LOADER = ["sh", "-c",
 
 class Podman(Engine):
     name = "podman"
+    version_format = "{{.Client.Version}}"  # no daemon: the client is the engine
+    storage_format = "{{.Store.GraphDriverName}} {{.Store.GraphRoot}}"
 
     def __init__(self) -> None:
-        self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_secrets created for it
+        self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_env created for it
 
-    def identity_args(self, identity: Identity) -> list[str]:
-        if os.geteuid() != 0:
-            # keep-id maps the user to the same UID/GID inside and writes its
-            # passwd entry, so files created inside are the user's on the host.
-            return ["--userns=keep-id", "--user", f"{identity.uid}:{identity.gid}"]
-        return ["--user", f"{identity.uid}:{identity.gid}"]
+    def keeps_user_id(self) -> bool:
+        # keep-id maps the user to the same UID/GID inside and writes its passwd entry, so files created
+        # inside are the user's on the host.
+        return os.geteuid() != 0
 
-    def limit_args(self, resources: Mapping[str, object]) -> list[str]:
+    def limits(self) -> str:
         # Rootless Podman cannot use cgroup v1 controllers: it ignores --cpus, --memory and --pids-limit
         # there, with a warning at every launch. RLIMIT_NPROC, counted per user namespace (Linux 5.14+),
         # stops a fork bomb all the same; memory and CPU have no such stand-in (docs/security.md).
         # Only this machine's cgroups say so on Linux: elsewhere (macOS) the engine runs in a Lima VM.
         local_cgroup_v1 = sys.platform == "linux" and not os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-        if os.geteuid() != 0 and local_cgroup_v1:
-            return ["--ulimit", f"nproc={resources['pids']}:{resources['pids']}"]
-        return super().limit_args(resources)
-
-    def owned_tmpfs(self, identity: Identity) -> str:
-        return "U"  # Podman refuses uid=/gid=; U chowns the mount to the container's user
+        return "nproc" if os.geteuid() != 0 and local_cgroup_v1 else "cgroup"
 
     def uses_passwd_files(self) -> bool:
         return os.geteuid() == 0  # rootless keep-id writes the user's entry itself
 
-    def pass_secrets(self, options: list[str], command: list[str], session: str, names: list[str],
-                     env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-        wanted = {name for name in names if name in env}
-        out = []
-        index = 0
-        while index < len(options):
-            if options[index] == "--env" and options[index + 1] in wanted:
-                name = options[index + 1]
-                secret = f"{session}-{name}"
-                create = subprocess.run(self.command("secret", "create", "--env=true", secret, name),
-                                        env=dict(env), capture_output=True, text=True)
-                self._stored.setdefault(session, []).append(secret)
-                if create.returncode != 0:
-                    self.forget_secrets(session)
-                    raise AishellError(f"podman could not store {name} as a secret: {create.stderr.strip()}",
-                                       hint="`podman secret ls` shows what is stored; `aishell-run gc` cleans up")
-                out += ["--secret", f"{secret},type=mount,target={SECRET_TARGET}{name}"]
-                index += 2
-            else:
-                out.append(options[index])
-                index += 1
-        if session not in self._stored:
-            return options, command
-        return out, [*LOADER, *command]
+    def pass_env(self, names: list[str], secret_names: list[str], session: str,
+                 env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        as_secrets = [name for name in names if name in secret_names and name in env]
+        options = env_options([name for name in names if name not in as_secrets])
+        for name in as_secrets:
+            secret = f"{session}-{name}"
+            create = self.run("secret", "create", "--env=true", secret, name, env=env)
+            self._stored.setdefault(session, []).append(secret)
+            if create.returncode != 0:
+                self.forget_secrets(session)
+                raise AishellError(f"podman could not store {name} as a secret: {create.stderr.strip()}",
+                                   hint="`podman secret ls` shows what is stored; `aishell-run gc` cleans up")
+            options += ["--secret", f"{secret},type=mount,target={SECRET_TARGET}{name}"]
+        return options, (LOADER if as_secrets else [])
 
     def forget_secrets(self, session: str) -> None:
         stored = self._stored.pop(session, [])
         if stored:
-            subprocess.run(self.command("secret", "rm", *stored), capture_output=True)
+            self.run("secret", "rm", *stored)
 
     def cleanup_steps(self, session: str) -> list[list[str]]:
         stored = self._stored.get(session, [])
@@ -93,9 +77,9 @@ class Podman(Engine):
     def leftover_secrets(self, live_sessions: set[str]) -> list[str]:
         gone = [s for s in self._secrets() if not any(s.startswith(f"{live}-") for live in live_sessions)]
         for secret in gone:
-            subprocess.run(self.command("secret", "rm", secret), capture_output=True)
+            self.run("secret", "rm", secret)
         return gone
 
     def _secrets(self) -> list[str]:
-        run = subprocess.run(self.command("secret", "ls", "--format", "{{.Name}}"), capture_output=True, text=True)
+        run = self.run("secret", "ls", "--format", "{{.Name}}")
         return [name for name in run.stdout.split() if name.startswith(SECRET_PREFIX)]

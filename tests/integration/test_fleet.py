@@ -208,9 +208,10 @@ FOUNDATION, EGRESS = "localhost/aishell-foundation:latest", "localhost/aishell-e
 IMAGES_CURRENT = """
 from pathlib import Path
 from aishell_runner import images
+from aishell_runner.engines.docker import Docker
 from aishell_runner.settings import load_settings
 wanted = images.settings_with({**images.overrides_for(load_settings(Path("."))), "sandbox_image_engine": "docker"})
-print(images.check("docker", wanted))
+print(images.check(Docker(), wanted))
 """
 
 

@@ -236,11 +236,8 @@ def test_build_refuses_a_malformed_agent_pin(capsys, tmp_path, monkeypatch):
     assert "NAME=VERSION" in err and "claude" in err
 
 
-def test_check_without_any_engine_says_how_to_fix_it_and_exits_4(monkeypatch, capsys):
-    from aishell_runner.commands import check
-
-    monkeypatch.setattr(check, "engine_answers", lambda name: False)
-    monkeypatch.setattr(check.shutil, "which", lambda name: None)
+def test_check_without_any_engine_says_how_to_fix_it_and_exits_4(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither docker nor podman installed
     assert cli.main(["--json", "check"]) == 4
     findings = json.loads(capsys.readouterr().out)
     engine = next(f for f in findings if f["what"] == "container engine")

@@ -13,7 +13,9 @@ import pytest
 from aishell_runner import egress
 from aishell_runner.engines.docker import Docker
 from aishell_runner.engines.podman import Podman
-from aishell_runner.plan import make_plan, run_options, session_argv
+from aishell_runner.plan import make_plan
+from aishell_runner.session import session_argv
+from tests.unit.test_plan import launch_options
 
 HELPER = Path(__file__).parents[2] / "roles" / "sandbox_image" / "files" / "egress" / "policy"
 PROXY = egress.Proxy(ipaddress.IPv4Address("10.213.7.2"), ipaddress.IPv4Network("10.213.7.0/29"))
@@ -105,19 +107,21 @@ def network_plan(tmp_path, engine, mode="allowlist"):
 
 
 def test_an_allowlist_sandbox_is_alone_on_the_internal_network_without_resolver_or_ipv6(tmp_path):
-    argv = run_options(network_plan(tmp_path, Docker()))
+    plan = network_plan(tmp_path, Docker())
+    argv = launch_options(plan)
     assert argv[argv.index("--network") + 1] == "aishell-sandboxes-0"
     assert f"{tmp_path / 'empty'}:/etc/resolv.conf:ro" in argv
     assert "net.ipv6.conf.all.disable_ipv6=1" in argv and "net.ipv4.neigh.eth0.mcast_solicit=1" in argv
-    assert all(name in argv for name in egress.ENV_NAMES)  # values come from the client's environment
+    assert set(egress.ENV_NAMES) <= set(plan.env_names)  # values come from the client's environment
     assert not any("10.213" in arg for arg in argv)  # the proxy's address is not baked into the shared spec
-    session = session_argv(argv, "img", [], name="n", tty=False, address="10.213.0.9")
+    session = session_argv("docker", argv, [], "img", [], name="n", tty=False, address="10.213.0.9")
     assert session[2:6] == ["--name", "n", "--ip", "10.213.0.9"]
 
 
 def test_podman_sandboxes_skip_the_arp_sysctls_and_the_other_modes(tmp_path):
-    argv = run_options(network_plan(tmp_path, Podman()))
+    argv = launch_options(network_plan(tmp_path, Podman()))
     assert "net.ipv6.conf.all.disable_ipv6=1" in argv and not any("neigh" in arg for arg in argv)
-    none = run_options(network_plan(tmp_path, Docker(), "none"))
+    none = launch_options(network_plan(tmp_path, Docker(), "none"))
     assert none[none.index("--network") + 1] == "none" and "/etc/resolv.conf" not in " ".join(none)
-    assert "--network" not in run_options(network_plan(tmp_path, Docker(), "open"))
+    assert "--network" not in launch_options(network_plan(tmp_path, Docker(), "open"))
+    assert not set(egress.ENV_NAMES) & set(network_plan(tmp_path, Docker(), "open").env_names)

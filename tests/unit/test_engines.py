@@ -1,4 +1,4 @@
-"""The engines' own arguments: Podman secrets, limits and the private home (a stand-in `podman` records calls)."""
+"""The engines' own parts: Podman secrets, limits and the private home (a stand-in `podman` records calls)."""
 
 import os
 import stat
@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from aishell_runner.engines import unavailable
-from aishell_runner.engines.base import Identity
 from aishell_runner.engines.docker import Docker
 from aishell_runner.engines.podman import LOADER, Podman
+from aishell_runner.errors import AishellError
+from tests.unit.test_plan import launch_options, plan_for
 
-OPTIONS = ["podman", "run", "--name", "s1", "--env", "ANTHROPIC_API_KEY", "--env", "TERM", "--workdir", "/p"]
-COMMAND = ["sh", "-c", "--env ANTHROPIC_API_KEY"]
+NAMES = ["ANTHROPIC_API_KEY", "TERM"]
 
 
 @pytest.fixture
@@ -26,15 +26,14 @@ def fake_podman(tmp_path, monkeypatch):
     return log
 
 
-def test_secret_variables_become_podman_secrets_in_the_options_only(fake_podman):
+def test_secret_variables_become_podman_secrets_and_the_rest_stay_names(fake_podman):
     podman = Podman()
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-value", "TERM": "xterm"}  # as client_env() makes it
-    options, command = podman.pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], env)
+    options, receive = podman.pass_env(NAMES, ["ANTHROPIC_API_KEY"], "s1", env)
     secret = "s1-ANTHROPIC_API_KEY,type=mount,target=aishell-env-ANTHROPIC_API_KEY"
-    assert options[options.index(secret) - 1] == "--secret"
-    assert options.count("--env") == 1  # TERM stays an --env; the key does not
-    assert command == [*LOADER, *COMMAND]  # the command itself is untouched
-    assert "sk-value" not in " ".join(options + command)
+    assert options == ["--env", "TERM", "--secret", secret]
+    assert receive == LOADER  # exports the mounted secret before the command
+    assert "sk-value" not in " ".join(options + receive)
     assert fake_podman.read_text().splitlines() == ["secret create --env=true s1-ANTHROPIC_API_KEY ANTHROPIC_API_KEY "
                                                     "sk-value"]
     podman.forget_secrets("s1")
@@ -43,32 +42,49 @@ def test_secret_variables_become_podman_secrets_in_the_options_only(fake_podman)
 
 def test_no_secret_no_loader(fake_podman):
     env = {key: value for key, value in os.environ.items() if key != "ANTHROPIC_API_KEY"}
-    assert Podman().pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], env) == (OPTIONS, COMMAND)
+    assert Podman().pass_env(NAMES, ["ANTHROPIC_API_KEY"], "s1", env) == (["--env", "ANTHROPIC_API_KEY", "--env",
+                                                                             "TERM"], [])
     assert not fake_podman.exists()
 
 
 def test_docker_passes_names_as_they_are():
-    assert Docker().pass_secrets(OPTIONS, COMMAND, "s1", ["ANTHROPIC_API_KEY"], {"ANTHROPIC_API_KEY": "x"}) == \
-        (OPTIONS, COMMAND)
+    assert Docker().pass_env(NAMES, ["ANTHROPIC_API_KEY"], "s1", {"ANTHROPIC_API_KEY": "x"}) == \
+        (["--env", "ANTHROPIC_API_KEY", "--env", "TERM"], [])
 
 
-def test_the_private_home_is_given_to_the_user_the_way_each_engine_accepts():
-    identity = Identity(uid=1000, gid=1000, user="me", home="/home/me")
-    assert Docker().owned_tmpfs(identity) == "uid=1000,gid=1000"
-    assert Podman().owned_tmpfs(identity) == "U"  # Podman refuses uid=/gid= on --tmpfs
+def test_the_private_home_is_given_to_the_user_the_way_each_engine_accepts(tmp_path):
+    home = plan_for(tmp_path).home
+    docker = launch_options(plan_for(tmp_path))
+    assert docker[docker.index("--tmpfs") + 1].startswith(f"{home}:rw,exec,uid={os.getuid()},gid={os.getgid()},")
+    podman = launch_options(plan_for(tmp_path, engine=Podman()))
+    assert podman[podman.index("--tmpfs") + 1] == f"{home}:rw,exec,U,mode=0700"  # Podman refuses uid=/gid=
 
 
-def test_limits_in_each_engines_form(monkeypatch):
+def test_limits_in_each_engines_form(tmp_path, monkeypatch):
     resources = {"cpus": 2, "memory": "1g", "pids": 100}
-    assert Docker().limit_args(resources) == ["--cpus", "2", "--memory", "1g", "--pids-limit", "100"]
+    cgroup = ["--cpus", "2", "--memory", "1g", "--pids-limit", "100"]
+
+    def limits(engine):
+        options = launch_options(plan_for(tmp_path, engine=engine, resources=resources))
+        start = options.index("--cpus") if "--cpus" in options else options.index("--ulimit")
+        return options[start:start + (6 if "--cpus" in options else 2)]
+
+    assert limits(Docker()) == cgroup
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(os.path, "exists", lambda path: path != "/sys/fs/cgroup/cgroup.controllers")
-    assert Podman().limit_args(resources) == ["--ulimit", "nproc=100:100"]  # rootless on cgroup v1
+    assert limits(Podman()) == ["--ulimit", "nproc=100:100"]  # rootless on cgroup v1
     monkeypatch.setattr("sys.platform", "darwin")  # the Mac has no /sys/fs/cgroup: Lima's VM has cgroup v2
-    assert Podman().limit_args(resources) == Docker().limit_args(resources)
+    assert limits(Podman()) == cgroup
     monkeypatch.setattr("sys.platform", "linux")
     monkeypatch.setattr(os.path, "exists", lambda path: True)
-    assert Podman().limit_args(resources) == Docker().limit_args(resources)  # cgroup v2
+    assert limits(Podman()) == cgroup  # cgroup v2
+
+
+def test_rootless_podman_keeps_the_users_id_and_docker_names_it(tmp_path, monkeypatch):
+    assert "--userns=keep-id" not in launch_options(plan_for(tmp_path))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    options = launch_options(plan_for(tmp_path, engine=Podman()))
+    assert options[options.index("--userns=keep-id") + 1:][:2] == ["--user", f"{os.getuid()}:{os.getgid()}"]
 
 
 def test_an_engine_that_does_not_answer_is_reported_with_its_own_reason_and_fix(tmp_path, monkeypatch):
@@ -88,3 +104,26 @@ def test_an_engine_that_does_not_answer_is_reported_with_its_own_reason_and_fix(
     assert unavailable("podman").message.endswith("(Cannot connect to Podman.)")
     assert "bootstrap" in unavailable("podman").hint
     assert unavailable("Docker or Podman").message == "Docker or Podman does not answer on this machine"
+
+
+def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(AishellError, match="podman is not installed") as missing:
+        Podman().image_labels("img")
+    assert missing.value.exit_code == 4 and "bootstrap" in missing.value.hint
+    (tmp_path / "docker").write_text("#!/bin/sh\nexec sleep 30\n")
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
+    with pytest.raises(AishellError, match=r"docker did not answer `docker ps --all --format \.\.\.` within 0\.5 s"):
+        Docker().run("ps", "--all", "--format", "{{json .}}", timeout=0.5)
+    started = Docker().start("network", "inspect", "x")
+    with pytest.raises(AishellError, match="did not answer") as hung:
+        Docker().finish(started, timeout=0.5)
+    assert hung.value.exit_code == 4 and started.poll() is not None  # the hung call was ended
+
+
+def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
+    (tmp_path / "docker").write_text('#!/bin/sh\necho "Error: No such image: $6" >&2\nexit 1\n')
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert Docker().image_labels("localhost/nothing:latest") is None

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from aishell_runner.engines.docker import Docker
 from aishell_runner.git_protection import protected_paths
-from aishell_runner.plan import git_common_dir, make_plan, run_options
+from aishell_runner.plan import git_common_dir, make_plan
+from tests.unit.test_plan import launch_options
 
 
 def git(*args, cwd):
@@ -76,7 +77,7 @@ def test_the_plan_mounts_them_read_only_over_the_writable_project(tmp_path):
     project = repository(tmp_path / "project")
     plan = make_plan(engine=Docker(), image="img", project=project, harness="shell", command=["true"],
                      settings_mounts=[], settings_env=[], resources={}, interactive=False, environ={})
-    argv = run_options(plan)
+    argv = launch_options(plan)
     for path in (project / ".git" / "hooks", project / ".git" / "config"):
         assert f"{path}:{path}:ro" in argv
     assert f"{project}:{project}" in argv

@@ -86,3 +86,19 @@ def test_build_wants_what_the_project_settings_choose_and_its_flags_override(lay
     wanted = build.overrides(flags, chosen, layers.project)
     assert wanted["sandbox_image_base_source"] == "registry" and wanted["sandbox_image_force"] is True
     assert wanted["sandbox_image_agents"]["claude"] == "2.1.332" and wanted["sandbox_image_agents"]["gemini"] == ""
+
+
+def test_the_image_role_installs_exactly_the_registrys_agents():
+    """The role keeps how each agent is installed (npm package, pinned version, so it works on its own in a
+    playbook); the registry (aishell_runner/agents.py) is what every launch knows. The two name the same
+    agents, or an agent would be launchable but never installed, or installed but never launchable."""
+    import yaml
+
+    from aishell_runner.agents import AGENTS
+
+    role = images.role_dir()
+    packages = yaml.safe_load((role / "vars" / "main.yml").read_text())["__sandbox_image_agent_packages"]
+    versions = yaml.safe_load((role / "defaults" / "main.yml").read_text())["sandbox_image_agents"]
+    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
+    documented = spec["argument_specs"]["main"]["options"]["sandbox_image_agents"]["options"]
+    assert list(packages) == list(versions) == list(documented) == list(AGENTS)

@@ -4,8 +4,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from aishell_runner.engines.docker import Docker
-from aishell_runner.plan import PlannedMount, command_argv, make_plan, run_options, session_argv
+from aishell_runner.paths import role_plugin
+from aishell_runner.plan import PlannedMount, make_plan
+from aishell_runner.session import session_argv, session_command
 from aishell_runner.settings import EnvVar, Mount, SecuritySettings
 
 SECRET = "sk-ant-never-in-argv"
@@ -23,6 +27,11 @@ def plan_for(tmp_path, **overrides):
     )
     options.update(overrides)
     return make_plan(**options)
+
+
+def launch_options(plan):
+    """The engine options the sandbox_launch role renders for `plan` (its filter plugin)."""
+    return role_plugin("sandbox_launch", "launch_spec.py").launch_options(plan.role_input())
 
 
 def argv_of(plan):
@@ -80,16 +89,16 @@ def test_pre_start_runs_first_and_the_command_keeps_its_exit_status(tmp_path):
 
 def test_each_session_gets_its_own_name_and_a_tty_only_on_a_terminal(tmp_path):
     plan = plan_for(tmp_path)
-    one = session_argv(run_options(plan), plan.image, command_argv(plan), name="a", tty=False)
+    one = session_argv("docker", launch_options(plan), [], plan.image, session_command(plan), name="a", tty=False)
     assert one[:4] == ["docker", "run", "--name", "a"] and "--tty" not in one
     assert one[-2:] == ["img", "claude"]
-    assert "--tty" in session_argv(run_options(plan), plan.image, ["true"], name="b", tty=True)
+    assert "--tty" in session_argv("docker", launch_options(plan), [], plan.image, ["true"], name="b", tty=True)
 
 
 def test_the_command_is_the_sessions_own_and_leaves_the_plan_warm(tmp_path):
     make_test = plan_for(tmp_path, command=["make", "test"])
     pytest_plan = plan_for(tmp_path, command=["pytest"])
-    assert make_test.digest() == pytest_plan.digest() and run_options(make_test) == run_options(pytest_plan)
+    assert make_test.digest() == pytest_plan.digest() and make_test.role_input() == pytest_plan.role_input()
     assert argv_of(make_test)[-3:] == ["img", "make", "test"] and argv_of(pytest_plan)[-2:] == ["img", "pytest"]
     # What shapes the sandbox still does.
     assert make_test.digest() != plan_for(tmp_path, command=["make", "test"], interactive=True).digest()
@@ -111,7 +120,7 @@ def test_an_allowlist_edit_keeps_the_hash_and_the_argv_but_another_network_does_
 
     first = allowlist("aishell-sandboxes-0", ["api.anthropic.com"])
     edited = allowlist("aishell-sandboxes-0", ["api.anthropic.com", "example.com"])
-    assert first.digest() == edited.digest() and run_options(first) == run_options(edited)
+    assert first.digest() == edited.digest() and first.role_input() == edited.role_input()
     assert first.digest() != allowlist("aishell-sandboxes-1", ["api.anthropic.com"]).digest()
     assert first.digest() != plan_for(tmp_path).digest()
 
@@ -172,3 +181,11 @@ def test_autonomy_is_a_read_only_policy_and_a_variable_and_the_settings_can_turn
     prompting = plan_for(tmp_path, autonomous=False)
     assert policy not in {m.target for m in prompting.mounts} and "IS_SANDBOX" not in prompting.env_names
     assert autonomous.digest() != prompting.digest()
+
+
+def test_a_plan_the_role_cannot_render_is_named_by_its_missing_parts(tmp_path):
+    plugin = role_plugin("sandbox_launch", "launch_spec.py")
+    partial = plan_for(tmp_path).role_input()
+    del partial["mounts"], partial["network"]
+    with pytest.raises(plugin.PlanError, match=r"the launch plan has no mounts, network: .*one release"):
+        plugin.launch_options(partial)

@@ -27,12 +27,30 @@ def test_no_files_gives_the_defaults(layers):
     result = layers.load()
     assert result.engine == "auto"
     assert result.harness == "claude"
-    assert result.agents == {agent: AgentSettings(None, ()) for agent in ("claude", "codex", "gemini", "opencode")}
+    assert result.agents == {agent: AgentSettings(None, (), True)
+                             for agent in ("claude", "codex", "gemini", "opencode")}
     assert result.mounts == result.env == result.ports == result.pre_start == ()
     assert result.resources == settings.Resources(None, None, None)
     assert result.image == settings.ImageSettings("registry", True, "auto", None)
     assert result.sources == ()
     assert result.raw == {}
+
+
+def test_every_default_comes_from_the_one_table_and_the_schema_publishes_it(layers):
+    built = layers.load()
+    for key, value in settings.DEFAULTS.items():
+        path = key.replace("*", "claude").split(".")
+        found = built
+        for part in path:
+            found = found[part] if isinstance(found, dict) else getattr(found, part)
+        assert (list(found) if isinstance(found, tuple) else found) == value, key
+        node = settings.SCHEMA
+        for part in path:
+            node = node["properties"][part]
+        assert node["default"] == value, key
+    # No default anywhere else in the schema: the table is the one home.
+    published = json.dumps(settings.SCHEMA)
+    assert published.count('"default":') == sum(len(settings.AGENTS) if "*" in key else 1 for key in settings.DEFAULTS)
 
 
 def test_empty_and_comment_only_files_are_empty_layers(layers):
@@ -77,8 +95,8 @@ def test_maps_merge_recursively(layers):
     )
     result = layers.load()
     assert result.resources == settings.Resources(cpus=2.0, memory="4g", pids=200)
-    assert result.agents["claude"] == AgentSettings("1.0.0", ("--verbose",))
-    assert result.agents["codex"] == AgentSettings("latest", ())
+    assert result.agents["claude"] == AgentSettings("1.0.0", ("--verbose",), True)
+    assert result.agents["codex"] == AgentSettings("latest", (), True)
     assert result.raw["resources"] == {"cpus": 2, "memory": "4g", "pids": 200}
 
 
