@@ -8,11 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import aishell_runner
 from aishell_runner import paths
 from aishell_runner.errors import AishellError
 
@@ -69,22 +71,29 @@ def test_the_wheel_carries_the_roles_playbooks_and_their_plugins(wheel):
     assert not [name for name in names if "__pycache__" in name]
 
 
-def test_installed_outside_the_checkout_it_finds_its_data_or_says_it_is_missing(wheel, tmp_path):
-    site = tmp_path / "site-packages"
-    zipfile.ZipFile(wheel).extractall(site)  # what pip does with a pure-Python wheel, without its scripts
-    env = {key: value for key, value in os.environ.items() if key != "AISHELL_RUN_HOME"}
-    env["PYTHONPATH"] = str(site)
+def test_installed_by_pip_outside_the_checkout_it_finds_its_data_or_says_it_is_missing(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    # The dependencies (Ansible and the rest) from the test's own environment, offline, but not its editable
+    # aishell_runner: a .pth line only appends that folder, whose own .pth files (the editable finder) no one runs.
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet",
+                    "--no-deps", "--no-index", "--disable-pip-version-check", wheel], check=True, capture_output=True)
+    env = {key: value for key, value in os.environ.items() if key not in ("AISHELL_RUN_HOME", "PYTHONPATH")}
     probe = ("from aishell_runner import paths; print(paths.install_root()); "
              "print(paths.role_plugin('sandbox_image', 'image_inputs.py').__file__)")
-    found = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
-                           check=True).stdout.split()
-    assert found == [str(site / "aishell_runner" / "_data"),
-                     str(site / "aishell_runner" / "_data" / "roles" / "sandbox_image" / "filter_plugins" /
-                         "image_inputs.py")]
+    found = subprocess.run([venv / "bin" / "python", "-c", probe], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, check=True).stdout.split()
+    data = site / "aishell_runner" / "_data"
+    assert found == [str(data), str(data / "roles" / "sandbox_image" / "filter_plugins" / "image_inputs.py")]
+    version = subprocess.run([venv / "bin" / "aishell-run", "--version"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.strip().endswith(aishell_runner.__version__)
 
     # Installed without its package data: one message and a hint, no traceback.
-    shutil.rmtree(site / "aishell_runner" / "_data")
-    done = subprocess.run([sys.executable, "-m", "aishell_runner.cli", "--no-color", "plan"], env=env, cwd=tmp_path,
+    shutil.rmtree(data)
+    done = subprocess.run([venv / "bin" / "aishell-run", "--no-color", "plan"], env=env, cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert "playbooks and roles are not installed" in done.stderr and "pipx install" in done.stderr
