@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -22,6 +23,17 @@ PLAYBOOK = """
   vars:
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
   tasks:
+    - name: Try aishell-run's package from the controller's Python, outside the collection
+      ansible.builtin.command:
+        argv: ["{{ ansible_playbook_python }}", -c, import aishell_runner]
+      register: package
+      changed_when: false
+      failed_when: false
+
+    - name: It is not installed there (the collection's filters use their own copy)
+      ansible.builtin.assert:
+        that: package.rc != 0
+
     - name: A role's filter, moved to plugins/filter
       ansible.builtin.assert:
         that: "'2GiB' | aishell.sandbox.lima_bytes == 2147483648"
@@ -79,7 +91,14 @@ def test_the_collection_builds_installs_and_runs_offline(tmp_path):
     subprocess.run([BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", tmp_path / "collections",
                     tarball], check=True, env=env, capture_output=True, cwd=tmp_path)
     (tmp_path / "play.yml").write_text(PLAYBOOK)
-    done = subprocess.run([BIN / "ansible-playbook", "-i", "localhost,", "play.yml", "-e", f"out={tmp_path / 'out'}"],
+    # A Python with Ansible and the rest of the test's dependencies but without aishell_runner: a .pth line
+    # appends the test's site-packages, whose own .pth files (the editable install's finder) no one runs.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    playbook = [venv / "bin" / "python", "-m", "ansible.cli.playbook"]
+    done = subprocess.run([*playbook, "-i", "localhost,", "play.yml", "-e", f"out={tmp_path / 'out'}"],
                           env={**env, "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections")},
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
