@@ -1,8 +1,8 @@
 """What playbooks/fleet.yml pre-builds on a host: the sandbox_image variables that the team's settings
 layer makes aishell-run look for there, so a developer's first launch finds its images current.
 
-`python -m aishell_runner.fleet_images < config.yaml` prints them as JSON; fleet.yml runs it on the
-controller, as role system_settings runs aishell_runner.settings_locks.
+fleet.yml asks through its filter plugin (playbooks/filter_plugins/fleet_images.py), on the controller;
+`python -m aishell_runner.fleet_images < config.yaml` prints them as JSON.
 """
 
 from __future__ import annotations
@@ -24,15 +24,24 @@ def image_vars(system_file: Path) -> dict[str, Any]:
     return images.overrides_for(settings)
 
 
-def main() -> int:
+def image_vars_of_text(text: str, name: str = "fleet_settings") -> dict[str, Any]:
+    """`image_vars` of a settings layer given as text; a SettingsError's message names it `name`."""
     with tempfile.TemporaryDirectory() as scratch:
         system_file = Path(scratch) / "config.yaml"
-        system_file.write_text(sys.stdin.read())
+        system_file.write_text(text)
         try:
-            print(json.dumps(image_vars(system_file)))
+            return image_vars(system_file)
         except SettingsError as error:
-            print(f"error: {error.message.replace(str(system_file), 'fleet_settings')}", file=sys.stderr)
-            return error.exit_code
+            error.message = error.message.replace(str(system_file), name)
+            raise
+
+
+def main() -> int:
+    try:
+        print(json.dumps(image_vars_of_text(sys.stdin.read())))
+    except SettingsError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
     return 0
 
 

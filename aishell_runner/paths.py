@@ -8,11 +8,30 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+from .errors import AishellError
+
+# What aishell-run reads at run time besides its Python code. A wheel carries them as package data,
+# aishell_runner/_data (setup.py copies them there); a checkout has them at its top.
+INSTALL_DATA = ("ansible.cfg", "roles", "playbooks", "inventories/local")
+PACKAGE = Path(__file__).resolve().parent
+
 
 def install_root() -> Path:
-    """Where aishell-run's playbooks/, roles/ and inventories/ are installed (the checkout, for now)."""
+    """Where aishell-run's ansible.cfg, playbooks/, roles/ and inventories/ are: $AISHELL_RUN_HOME when set,
+    else the package's own copy (an installed wheel), else the checkout the package sits in (an editable
+    install, or a copy of the package next to the roles, as in the Ansible collection)."""
     override = os.environ.get("AISHELL_RUN_HOME")
-    return Path(override) if override else Path(__file__).resolve().parent.parent
+    if override:
+        return Path(override)
+    for root in (PACKAGE / "_data", PACKAGE.parent):
+        if (root / "playbooks").is_dir() and (root / "roles").is_dir():
+            return root
+    raise AishellError(
+        f"aishell-run's playbooks and roles are not installed: {PACKAGE / '_data'} is missing "
+        f"({', '.join(INSTALL_DATA)})",
+        hint="install the wheel that `python -m build` makes in a checkout (`pipx install dist/aishell_runner-*.whl`, "
+             "it carries them), or `pip install -e .` in a checkout, or set AISHELL_RUN_HOME to a checkout",
+    )
 
 
 def state_dir() -> Path:

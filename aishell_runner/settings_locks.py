@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aishell_runner.errors import EXIT_REFUSED
+from aishell_runner.errors import EXIT_REFUSED, AishellError
 from aishell_runner.settings import (
     MEMORY_PATTERN,
     SCHEMA,
@@ -303,7 +303,7 @@ def _check_default_version(lock: Lock) -> None:
     agent = lock.path[1] if lock.path[0] == "agents" else None
     try:
         default = images.settings_with({}).get("sandbox_image_agents", {}).get(agent)
-    except OSError:  # no role next to this installation: nothing known to check
+    except (OSError, AishellError):  # no role next to this installation: nothing known to check
         return
     if isinstance(default, str) and default and not _in_range(default, lock.bound):
         raise SettingsError(
@@ -328,28 +328,41 @@ def check_system_layer(path: Path) -> None:
         enforce_locks([layer], _merge([layer]), path)
 
 
-def main(argv: list[str]) -> int:
-    """`python -m aishell_runner.settings_locks FILE|- [NAME]`: what roles/system_settings runs on the controller."""
-    import sys
+def check_text(text: str, name: str) -> tuple[int, str]:
+    """Check a system layer given as text, alone: (0, "") or (the exit status, "error: ...", "hint: ..." lines),
+    with `name` (e.g. host:/etc/aishell/config.yaml) for the file. Role system_settings' filter plugin
+    (roles/system_settings/filter_plugins/settings_check.py) runs it on the controller."""
     import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "config.yaml"
+        path.write_text(text)
+        return _report(path, name)
+
+
+def _report(path: Path, name: str) -> tuple[int, str]:
+    try:
+        check_system_layer(path)
+    except SettingsError as error:
+        lines = [f"error: {error.message.replace(str(path), name)}"]
+        if error.hint:
+            lines.append(f"hint: {error.hint.replace(str(path), name)}")
+        return error.exit_code, "\n".join(lines)
+    return 0, ""
+
+
+def main(argv: list[str]) -> int:
+    """`python -m aishell_runner.settings_locks FILE|- [NAME]`: the check of a system layer, from a shell."""
+    import sys
 
     if len(argv) not in (1, 2):
         print("usage: python -m aishell_runner.settings_locks FILE|- [NAME]", file=sys.stderr)
         return 2
     name = argv[1] if len(argv) == 2 else argv[0]
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(argv[0])
-        if argv[0] == "-":
-            path = Path(scratch) / "config.yaml"
-            path.write_text(sys.stdin.read())
-        try:
-            check_system_layer(path)
-        except SettingsError as error:
-            print(f"error: {error.message.replace(str(path), name)}", file=sys.stderr)
-            if error.hint:
-                print(f"hint: {error.hint.replace(str(path), name)}", file=sys.stderr)
-            return error.exit_code
-    return 0
+    code, report = check_text(sys.stdin.read(), name) if argv[0] == "-" else _report(Path(argv[0]), name)
+    if report:
+        print(report, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
