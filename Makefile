@@ -35,11 +35,15 @@ lint: venv
 	ruff check .
 	ansible-lint --profile production
 
+# The scenarios are independent test hosts (each its own container and cache): they run side by side,
+# each one's output printed whole when it ends.
+MOLECULE_SCENARIOS := docker podman wsl2 systemd
 molecule: provision-test
-	molecule test -s docker
-	molecule test -s podman
-	molecule test -s wsl2
-	molecule test -s systemd
+	$(MAKE) --no-print-directory --jobs=$(words $(MOLECULE_SCENARIOS)) --output-sync=target \
+		$(MOLECULE_SCENARIOS:%=molecule-%)
+
+molecule-%:
+	molecule test -s $*
 
 pytest: provision-test
 	pytest -q --durations=10 tests

@@ -21,8 +21,11 @@ from report import REPO, median, time_command, write_section
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 BASELINE = os.environ.get("BENCH_BASELINE", "HEAD~1")
 IMAGE = "localhost/aishell-foundation:latest"
+# BENCH_NETWORK=open when the two revisions make the egress proxy differently (egress.NETWORK_LAYOUT): they
+# would take turns recreating the one proxy they share, and every launch would be cold.
+NETWORK = os.environ.get("BENCH_NETWORK", "allowlist")
 CONFIG = "engine: docker\nimage:\n  base_source: debootstrap\nagents:\n  codex: {version: \"\"}\n" \
-         "  gemini: {version: \"\"}\n  opencode: {version: \"\"}\n"
+         f"  gemini: {{version: \"\"}}\n  opencode: {{version: \"\"}}\nnetwork: {{mode: {NETWORK}}}\n"
 # The CLI of the checkout at SOURCE, started the same way for both (no console script: it would pin one).
 RUN_FROM = "import sys; sys.path.insert(0, sys.argv.pop(1)); from aishell_runner.cli import main; sys.exit(main())"
 
@@ -62,7 +65,7 @@ def main() -> None:
     write_section(
         "before-after",
         "## Warm launch before and after a change\n\n"
-        f"Median of {RUNS} turns, seconds; the three commands take turns in each. Load average (1, 5, 15 min) "
+        f"Median of {RUNS} turns, seconds; the three commands take turns in each; network mode {NETWORK}. Load average (1, 5, 15 min) "
         f"{' '.join(f'{x:.2f}' for x in load_before)} at the start, {' '.join(f'{x:.2f}' for x in load_after)} "
         f"at the end. After/before: **{after / before:.3f}**.\n\n"
         "| what | median s | ratio to before | ratio to docker run |\n| --- | --- | --- | --- |\n" + "\n".join(rows),
