@@ -133,6 +133,9 @@ def require_agent_in_image(agent: str, image_settings: dict) -> None:
 
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
+    if getattr(args, "base", None) and not args.branch:
+        raise AishellError(f"--from {args.base} needs --branch NAME: it says where a new branch starts",
+                           hint=f"for example: --branch try-it --from {args.base}", exit_code=EXIT_USAGE)
     project = find_project(args.project)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
@@ -156,9 +159,6 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     elif harness != "shell":
         require_agent_in_image(harness, image_settings)
         command = [harness, *settings.agents[harness].args]
-    if getattr(args, "base", None) and not args.branch:
-        raise AishellError(f"--from {args.base} needs --branch NAME: it says where a new branch starts",
-                           hint=f"for example: --branch try-it --from {args.base}", exit_code=EXIT_USAGE)
     if getattr(args, "branch", None):
         # The sandbox works in the branch's worktree; the settings and images stay the project's (the
         # worktree's own .aishell/ is the agent's to write).
