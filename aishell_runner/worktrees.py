@@ -106,7 +106,7 @@ def common_dir(project: Path) -> Path:
         raise _fail(f"{project} is not a git repository: agent branches are git branches",
                     "run it inside a git repository (or `git init && git commit --allow-empty -m init` first), "
                     "or without --branch")
-    top = Path(inside.stdout.split()[-1])
+    top = Path(inside.stdout.splitlines()[-1])
     if top.resolve() != project.resolve():
         raise _fail(f"{project} is inside the repository {top}: a branch's worktree is the whole repository",
                     f"pass --project {top}, or run it from there")

@@ -33,7 +33,7 @@ def project(tmp_path, monkeypatch):
         monkeypatch.setenv(f"GIT_{role}_NAME", "T")
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "t@example.org")
     monkeypatch.setattr(branches, "sandbox_paths", lambda: set())  # no engine asked: nothing runs
-    root = tmp_path / "project"
+    root = tmp_path / "my project"  # a space: paths are never split
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     (root / "README").write_text("hello\n")
