@@ -383,3 +383,29 @@ def test_commands_on_a_name_that_is_no_agent_branch(project, capsys, command):
 def test_from_without_branch_is_a_usage_error(project, capsys):
     status, _, err = aishell(capsys, "exec", "--from", "HEAD", "--", "true")
     assert status == 2 and "--from HEAD needs --branch" in err
+
+
+def test_a_name_with_slashes(project, capsys):
+    tree = open_branch(project, "feature/x")
+    commit_in(tree, "f", "1\n")
+    assert tree.name == "x" and tree.parent.name == "feature"
+    status, out, _ = aishell(capsys, "branches", "--json")
+    assert status == 0 and [row["branch"] for row in json.loads(out)] == ["feature/x"]
+    assert aishell(capsys, "merge", "feature/x")[0] == 0
+
+
+def test_listing_never_obeys_a_git_configuration_the_worktree_points_at(project, tmp_path, capsys):
+    # A sandbox can rewrite its worktree's `.git`; the host's git must not follow it to a configuration
+    # that runs a program (core.fsmonitor) at the next `aishell-run branches`.
+    tree = open_branch(project, "a")
+    (tree / "draft").write_text("d\n")
+    evil = tmp_path / "evil"
+    git(tmp_path, "init", "-q", str(evil))
+    marker = tmp_path / "ran"
+    git(evil, "config", "core.fsmonitor", f"touch '{marker}'; false")
+    (tree / ".git").write_text(f"gitdir: {evil / '.git'}\n")
+    status, out, _ = aishell(capsys, "branches", "--json")
+    assert status == 0 and json.loads(out)[0]["uncommitted"] == 1
+    assert not marker.exists()
+    subprocess.run(["git", "-C", str(tree), "status"], capture_output=True)  # what the test guards against
+    assert marker.exists()
