@@ -160,8 +160,8 @@ def discard(args: argparse.Namespace, ui: UI) -> int:
     branch = worktrees.known(project, args.name)
     if branch.path in sandbox_paths():
         raise AishellError(f"a sandbox runs in the worktree of {branch.name!r} ({branch.path})",
-                           hint="end it first (`aishell-run ps` lists it, `aishell-run stop NAME` ends it), "
-                                "then discard again", exit_code=EXIT_USAGE)
+                           hint="end it first (`aishell-run ps` lists it, `aishell-run stop NAME` ends it; "
+                                "`aishell-run gc` removes a stopped one), then discard again", exit_code=EXIT_USAGE)
     if not args.yes:
         _confirm(ui, project, common, branch)
     worktrees.discard(project, branch)
