@@ -409,3 +409,22 @@ def test_listing_never_obeys_a_git_configuration_the_worktree_points_at(project,
     assert not marker.exists()
     subprocess.run(["git", "-C", str(tree), "status"], capture_output=True)  # what the test guards against
     assert marker.exists()
+
+
+# --------------------------------------------------------------------------------------------------- the launch
+
+
+def test_a_launch_with_branch_plans_the_worktree_with_the_main_trees_settings(project, monkeypatch, tmp_path):
+    from aishell_runner.commands import launch
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user settings of this machine
+    monkeypatch.setattr(launch, "choose_engine", lambda setting: Docker())
+    (project / ".aishell").mkdir()
+    (project / ".aishell" / "config.yaml").write_text("env: [FROM_MAIN=1]\nnetwork: {mode: none}\n")
+    args = cli.build_parser(["exec"]).parse_args(["exec", "--branch", "a", "--", "true"])
+    plan = launch.prepare(args).plan
+    tree = worktrees.tree_path(project, "a")
+    assert plan.project == str(tree) and plan.labels["org.aishell.project"] == str(tree)
+    assert plan.literal_env["FROM_MAIN"] == "1"  # the settings are the main tree's (not committed here)
+    assert worktrees.known(project, "a").agent == "exec"
+    assert launch.prepare(args).plan.project == str(tree)  # again: resumed
