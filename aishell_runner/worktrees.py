@@ -210,6 +210,10 @@ def _create(project: Path, common: Path, name: str, base: str, agent: str,
     path.parent.mkdir(parents=True, exist_ok=True)
     run = git(project, "worktree", "add", "--quiet", "-b", name, str(path), commit)
     if run.returncode != 0:
+        # `-b` makes the branch before the checkout that failed: take back what git left.
+        shutil.rmtree(path, ignore_errors=True)
+        git(project, "worktree", "prune")
+        git(project, "branch", "-D", name)
         raise AishellError(f"git could not make the worktree of {name!r}: {_out(run)}",
                            hint="nothing was created; run the same command again after fixing that")
     branch = Branch(name=name, path=str(path), agent=agent, base=base, base_commit=commit, created=time.time(),

@@ -428,3 +428,19 @@ def test_a_launch_with_branch_plans_the_worktree_with_the_main_trees_settings(pr
     assert plan.literal_env["FROM_MAIN"] == "1"  # the settings are the main tree's (not committed here)
     assert worktrees.known(project, "a").agent == "exec"
     assert launch.prepare(args).plan.project == str(tree)  # again: resumed
+
+
+def test_a_failed_checkout_leaves_no_branch_behind(project, monkeypatch):
+    real = worktrees.git
+
+    def failing(cwd, *args, **kwargs):  # git worktree add failing after it made the branch
+        if args[:2] == ("worktree", "add"):
+            real(cwd, "branch", args[3], args[5])
+            return subprocess.CompletedProcess(args, 128, "", "fatal: could not check out\n")
+        return real(cwd, *args, **kwargs)
+
+    monkeypatch.setattr(worktrees, "git", failing)
+    with pytest.raises(AishellError) as caught:
+        open_branch(project, "a")
+    assert "could not check out" in caught.value.message and "nothing was created" in caught.value.hint
+    assert not git(project, "branch", "--list", "a") and nothing_made(project)
