@@ -48,6 +48,13 @@ def protected_paths(project: Path, common: Path | None) -> list[Path]:
         worktrees = git_dir / "worktrees"
         if worktrees.is_dir():
             configs += sorted(worktrees.glob("*/config.worktree"))
+        if _worktree_config_on(git_dir):
+            # Then git obeys each tree's config.worktree, also one made later: one the sandbox could create
+            # in the writable git directory. Made empty now, so that it can be mounted read-only.
+            owners = [git_dir, *(sorted(p for p in worktrees.iterdir() if p.is_dir()) if worktrees.is_dir() else [])]
+            for owner in owners:
+                (owner / "config.worktree").touch(mode=0o644, exist_ok=True)
+                configs.append(owner / "config.worktree")
         for config in configs:
             if config.is_file():
                 paths += [config, *included_files(config)]
@@ -55,6 +62,12 @@ def protected_paths(project: Path, common: Path | None) -> list[Path]:
     # bring it in.
     reachable = [root for root in (project, common) if root is not None]
     return [path for path in dict.fromkeys(paths) if any(path.is_relative_to(root) for root in reachable)]
+
+
+def _worktree_config_on(git_dir: Path) -> bool:
+    run = subprocess.run(["git", "config", "--file", str(git_dir / "config"), "--bool", "extensions.worktreeConfig"],
+                         capture_output=True, text=True)
+    return run.stdout.strip() == "true"
 
 
 def included_files(config: Path, seen: frozenset[Path] = frozenset()) -> list[Path]:

@@ -168,6 +168,11 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class WorktreeSettings:
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     engine: str
     harness: str
@@ -184,6 +189,7 @@ class Settings:
     network: NetworkSettings
     sources: tuple[Path, ...]
     raw: dict
+    worktree: WorktreeSettings = WorktreeSettings()
 
 
 # --------------------------------------------------------------------------------------------------- schema
@@ -362,6 +368,16 @@ SCHEMA: dict[str, Any] = _publish_defaults({
             "Files and directories of the project the sandbox sees empty, as gitignore-style globs: a name "
             "(.env, *.pem) matches at any depth, a path with a slash (config/master.key) from the project's root.",
             _text("A path or glob inside the project, e.g. .env or secrets/.", minLength=1),
+        ),
+        "worktree": _object(
+            "Agent branches (`--branch NAME`): each is a git worktree outside the project.",
+            {
+                "include": _list(
+                    "Gitignored files of the project to copy into a new branch's worktree (none by default), as "
+                    "exclude's globs: .env.local, config/*.local.yaml. The sensitive-file scan sees them there.",
+                    _text("A path or glob inside the project.", minLength=1),
+                ),
+            },
         ),
         "scan": _object(
             "Sensitive-file scan before a launch.",
@@ -1106,6 +1122,10 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         checked(("exclude", index), entry, _inside_project_problem)
         for index, entry in enumerate(data.get("exclude", ()))
     )
+    include = tuple(
+        checked(("worktree", "include", index), entry, _inside_project_problem)
+        for index, entry in enumerate(data.get("worktree", {}).get("include", ()))
+    )
     security = data.get("security", {})
     network = data.get("network", {})
     for name, address in network.get("internal_hosts", {}).items():
@@ -1149,6 +1169,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         ),
         sources=sources,
         raw=copy.deepcopy(data),
+        worktree=WorktreeSettings(include=include),
     )
 
 

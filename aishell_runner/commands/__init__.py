@@ -18,6 +18,7 @@ MODULE_OF = {
     "exec": "launch", "plan": "launch",
     "scan": "scan",
     "ps": "sessions", "attach": "sessions", "stop": "sessions", "gc": "sessions",
+    "branches": "branches", "diff": "branches", "merge": "branches", "discard": "branches",
     "logs": "logs",
     "check": "check",
     "settings": "settings",

@@ -78,6 +78,11 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-findings", action="store_true",
                         help="launch even when the scan finds sensitive files (the decision is logged); "
                              "without it a non-interactive launch with high findings exits with status 3")
+    parser.add_argument("--branch", metavar="NAME",
+                        help="work on agent branch NAME: its own git worktree (made on first use, resumed after), "
+                             "so the main tree's work is untouched; `aishell-run branches` lists them")
+    parser.add_argument("--from", dest="base", metavar="REF",
+                        help="what a new --branch starts from (default: HEAD)")
 
 
 @dataclass
@@ -128,6 +133,9 @@ def require_agent_in_image(agent: str, image_settings: dict) -> None:
 
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     """Settings -> plan. With `ui`, what will be mounted is scanned first (and the user may hide files)."""
+    if getattr(args, "base", None) and not args.branch:
+        raise AishellError(f"--from {args.base} needs --branch NAME: it says where a new branch starts",
+                           hint=f"for example: --branch try-it --from {args.base}", exit_code=EXIT_USAGE)
     project = find_project(args.project)
     settings = load_settings(project, allow_risky_mounts=args.allow_risky_mounts)
     engine = choose_engine(settings.engine)
@@ -142,12 +150,6 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         "sandbox_image_egress": False,
     })
     harness = args.harness or settings.harness
-    hidden = excluded_paths(project, settings.exclude)
-    if ui is not None:
-        roots = [ScanRoot(project, project)]
-        roots += [ScanRoot(m.source, m.target) for m in settings.mounts if m.source.exists()]
-        chosen = review(roots, settings, project=project, harness=harness, accept=args.accept_findings, ui=ui)
-        hidden += [Path(path) for path in chosen]
     command = None
     if args.command_argv is not None:
         command = args.command_argv[1:] if args.command_argv[:1] == ["--"] else args.command_argv
@@ -157,6 +159,16 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     elif harness != "shell":
         require_agent_in_image(harness, image_settings)
         command = [harness, *settings.agents[harness].args]
+    if getattr(args, "branch", None):
+        # The sandbox works in the branch's worktree; the settings and images stay the project's (the
+        # worktree's own .aishell/ is the agent's to write).
+        project = _branch_worktree(args, project, settings, ui)
+    hidden = excluded_paths(project, settings.exclude)
+    if ui is not None:
+        roots = [ScanRoot(project, project)]
+        roots += [ScanRoot(m.source, m.target) for m in settings.mounts if m.source.exists()]
+        chosen = review(roots, settings, project=project, harness=harness, accept=args.accept_findings, ui=ui)
+        hidden += [Path(path) for path in chosen]
     autonomous = harness in settings.agents and settings.agents[harness].autonomous
     foundation = images.foundation_hash(image_settings)
     network, names, egress_vars = _network(settings, harness, engine, foundation)
@@ -179,6 +191,17 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     if engine.uses_passwd_files():
         plan.passwd_dir = str(state)
     return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars, autonomous)
+
+
+def _branch_worktree(args: argparse.Namespace, project: Path, settings: Settings, ui: UI | None) -> Path:
+    """The worktree of --branch NAME, made or resumed (worktrees.py); it is what the sandbox mounts and scans."""
+    from .. import worktrees
+
+    tree, note = worktrees.open_branch(project, args.branch, base=args.base, agent=args.harness or "exec",
+                                       include=settings.worktree.include)
+    if ui is not None:
+        ui.err.print(note, markup=False, soft_wrap=True)
+    return tree
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

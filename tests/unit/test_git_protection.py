@@ -86,3 +86,22 @@ def test_the_plan_mounts_them_read_only_over_the_writable_project(tmp_path):
 def test_outside_git_nothing_is_added(tmp_path):
     (tmp_path / "plain").mkdir()
     assert protected_paths(tmp_path / "plain", None) == []
+
+
+def test_with_worktree_config_on_each_trees_config_worktree_is_made_so_that_it_is_protected(tmp_path):
+    # Git then obeys .git/config.worktree and .git/worktrees/NAME/config.worktree: one missing would be
+    # one a sandbox could create in the writable shared git directory.
+    main = repository(tmp_path / "main")
+    git("worktree", "add", "-q", "-b", "agent", str(tmp_path / "agent"), cwd=main)
+    git("config", "extensions.worktreeConfig", "true", cwd=main)
+    found = protected_paths(tmp_path / "agent", main / ".git")
+    for config in (main / ".git" / "config.worktree", main / ".git" / "worktrees" / "agent" / "config.worktree"):
+        assert config in found and config.read_text() == ""
+
+
+def test_without_worktree_config_no_config_worktree_is_made(tmp_path):
+    main = repository(tmp_path / "main")
+    git("worktree", "add", "-q", "-b", "agent", str(tmp_path / "agent"), cwd=main)
+    protected_paths(tmp_path / "agent", main / ".git")
+    assert not (main / ".git" / "config.worktree").exists()
+    assert not (main / ".git" / "worktrees" / "agent" / "config.worktree").exists()
