@@ -65,7 +65,8 @@ def main() -> None:
     write_section(
         "before-after",
         "## Warm launch before and after a change\n\n"
-        f"Median of {RUNS} turns, seconds; the three commands take turns in each; network mode {NETWORK}. Load average (1, 5, 15 min) "
+        f"Median of {RUNS} turns, seconds; the three commands take turns in each; network mode {NETWORK}. "
+        "Load average (1, 5, 15 min) "
         f"{' '.join(f'{x:.2f}' for x in load_before)} at the start, {' '.join(f'{x:.2f}' for x in load_after)} "
         f"at the end. After/before: **{after / before:.3f}**.\n\n"
         "| what | median s | ratio to before | ratio to docker run |\n| --- | --- | --- | --- |\n" + "\n".join(rows),

@@ -8,8 +8,11 @@ since the last successful launch, no ansible-playbook process is started.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,7 +217,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             and images.check(engine, ready.image_settings, ready.foundation_hash).all_current)
     proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash) if warm and ready.egress else None
     if not warm or (ready.egress and proxy is None):
-        _prepare_cold(ui, ready)
+        with _one_preparation_at_a_time():
+            _prepare_cold(ui, ready)
         spec = _read_spec(spec_file)
         if spec.get("plan_hash") != plan.digest():
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
@@ -275,6 +279,18 @@ def _read_spec(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return spec if isinstance(spec, dict) and {"plan_hash", "engine", "options", "env", "image"} <= spec.keys() else {}
+
+
+@contextmanager
+def _one_preparation_at_a_time() -> Iterator[None]:
+    """Cold launches of one user take turns: side by side they would build the same images and recreate the
+    user's one egress proxy together (the second `run` finding the name taken). The next in turn finds them
+    ready, so its playbook changes nothing."""
+    path = state_dir() / "prepare.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        yield
 
 
 def _prepare_cold(ui: UI, ready: Prepared) -> None:

@@ -57,9 +57,9 @@ def test_four_agents_commit_at_once_each_in_its_own_worktree(project, state):
         inside = f"echo {name} > f && git add f && git commit -qm {name} && cat f README && git log --format=%s"
         return aishell(project, state, "exec", "--branch", name, "--", "sh", "-c", inside)
 
-    # One launch first: concurrent cold launches would race to (re)create the shared egress proxy.
-    run = aishell(project, state, "exec", "--branch", NAMES[0], "--", "true")
-    assert run.returncode == 0, run.stderr
+    # All four cold at once (each branch is a new project path), and the user's egress proxy gone, so that
+    # each launch would make it anew: they take turns preparing (launch.py) instead of racing.
+    subprocess.run(["docker", "rm", "--force", f"aishell-egress-{os.getuid()}"], capture_output=True, check=True)
     started = time.monotonic()
     with ThreadPoolExecutor(len(NAMES)) as pool:
         runs = dict(zip(NAMES, pool.map(work, NAMES), strict=True))
