@@ -33,3 +33,10 @@ def test_nobody_was_added_to_the_docker_group(host):
     assert host.group("docker").exists
     members = host.check_output("getent group docker").split(":")[3]
     assert members == ""
+
+
+def test_the_started_configuration_is_recorded(host):
+    # docker.yml restarts dockerd whenever daemon.json differs from this record
+    # (side_effect.yml proves it after an interrupted run and after emptying the options).
+    record = host.file("/var/lib/aishell/dockerd-config.sha256").content_string.strip()
+    assert record == host.file("/etc/docker/daemon.json").sha256sum

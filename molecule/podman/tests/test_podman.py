@@ -48,6 +48,16 @@ def test_rootless_storage_is_overlay(host):
     assert result.stdout.strip() == "overlay"
 
 
+def test_only_the_driver_key_of_the_users_own_storage_conf_was_set(host):
+    # Podman 4.3 reads no storage.conf.d: the role edits the driver key of the
+    # user's file in place (prepare.yml gave alice one saying vfs).
+    content = host.file(f"/home/{ROOTLESS}/.config/containers/storage.conf").content_string
+    assert "# alice's own storage settings" in content
+    assert 'rootless_storage_path = "$HOME/.local/share/containers/storage"' in content
+    assert 'driver = "overlay"' in content
+    assert "vfs" not in content
+
+
 def test_rootless_container_runs_as_the_user_with_networking(host):
     uid = host.user(ROOTLESS).uid
     result = as_alice(
