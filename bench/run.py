@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bootstrap_rerun.py", "images.py", "launch.py", "network.py", "scan.py", "fleet.py"]
+BENCHMARKS = ["bootstrap_rerun.py", "images.py", "launch.py", "network.py", "scan.py", "branches.py", "fleet.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE))  # the benchmarks share bench/report.py
