@@ -1,121 +1,124 @@
-"""Agent branches on a real Docker Engine: several sandboxes at once, each in its own worktree of one project.
+"""Agent branches on real engines (Docker as root, rootless Podman as the test user): several sandboxes at
+once, each in its own worktree of one project.
 
 Each `exec --branch NAME` works in state_dir()/worktrees/<hash>/NAME, mounted at its path with the
 project's shared git directory, so its commits land in the project's repository; the main tree is untouched.
 """
 
 import json
-import os
-import signal
-import subprocess
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_sandbox_launch import AISHELL_RUN, CONFIG, aishell
+from tests.integration.conftest import new_sandbox
 
 NAMES = ("a", "b", "c", "d")
 
 
-@pytest.fixture(scope="module")
-def state(tmp_path_factory):
-    return tmp_path_factory.mktemp("state")
+@pytest.fixture(scope="module", params=["docker", "rootless-podman"])
+def box(request, tmp_path_factory):
+    """A git project of the engine's user, its state beside it."""
+    box = new_sandbox(request.param, tmp_path_factory.mktemp("branches"))
+    box.configure()  # .aishell/ is not committed: the branches use the main tree's settings
+    box.env["XDG_STATE_HOME"] = f"{box.root}.state"
+    root = shlex.quote(str(box.root))
+    box.shell(f"git init -q -b main {root} && git -C {root} config user.name T && "
+              f"git -C {root} config user.email t@example.org && echo main > {root}/README && "
+              f"git -C {root} add README && git -C {root} commit -qm init")
+    yield box
+    box.shell(f"rm -rf {shlex.quote(box.env['XDG_STATE_HOME'])}")
+    box.shell(f"rm -rf {root} {shlex.quote(str(box.config_home))}")
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("branches") / "my project"
-    root.mkdir()
-    (root / ".aishell").mkdir()
-    (root / ".aishell" / "config.yaml").write_text(CONFIG)  # not committed: the branches use the main tree's
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    for key, value in (("user.name", "T"), ("user.email", "t@example.org")):
-        subprocess.run(["git", "-C", str(root), "config", key, value], check=True)
-    (root / "README").write_text("main\n")
-    subprocess.run(["git", "-C", str(root), "add", "README"], check=True)
-    subprocess.run(["git", "-C", str(root), "commit", "-qm", "init"], check=True)
-    return root
+def git(box, *args):
+    return box.shell(f"git -C {shlex.quote(str(box.root))} {shlex.join(args)}").stdout
 
 
-def git(project, *args):
-    return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=True).stdout
+def aishell(box, arguments):
+    return box.aishell(arguments)
 
 
-def rows(project, state):
-    run = aishell(project, state, "branches", "--json")
+def rows(box):
+    run = aishell(box, "branches --json")
     assert run.returncode == 0, run.stderr
     return {row["branch"]: row for row in json.loads(run.stdout)}
 
 
-def test_four_agents_commit_at_once_each_in_its_own_worktree(project, state):
-    head = git(project, "rev-parse", "HEAD")
-    (project / "README").write_text("main, uncommitted\n")
+def test_four_agents_commit_at_once_each_in_its_own_worktree(box):
+    head = git(box, "rev-parse", "HEAD")
+    box.shell(f"echo 'main, uncommitted' > {shlex.quote(str(box.root))}/README")
 
     def work(name):
         inside = f"echo {name} > f && git add f && git commit -qm {name} && cat f README && git log --format=%s"
-        return aishell(project, state, "exec", "--branch", name, "--", "sh", "-c", inside)
+        return aishell(box, f"exec --branch {name} -- sh -c {shlex.quote(inside)}")
 
     # All four cold at once (each branch is a new project path), and the user's egress proxy gone, so that
     # each launch would make it anew: they take turns preparing (launch.py) instead of racing.
-    subprocess.run(["docker", "rm", "--force", f"aishell-egress-{os.getuid()}"], capture_output=True, check=True)
+    box.shell(f"{box.engine} rm --force aishell-egress-$(id -u)")
     started = time.monotonic()
     with ThreadPoolExecutor(len(NAMES)) as pool:
         runs = dict(zip(NAMES, pool.map(work, NAMES), strict=True))
     print(f"{len(NAMES)} sandboxes at once: {time.monotonic() - started:.1f} s")
+    uid = int(box.shell("id -u").stdout)
     for name, run in runs.items():
         assert run.returncode == 0, f"{name}: {run.stderr}"
         assert run.stdout.split("\n")[:4] == [name, "main", name, "init"]  # its own change, the commit's README
-        tree = Path(rows(project, state)[name]["path"])
-        assert tree.is_relative_to(state)
-        assert (tree / "f").read_text() == f"{name}\n" and (tree / "f").stat().st_uid == os.getuid()
-        assert git(project, "log", "-1", "--format=%s", name).strip() == name  # in the project's repository
-    assert git(project, "rev-parse", "HEAD") == head and not (project / "f").exists()
-    assert (project / "README").read_text() == "main, uncommitted\n"
-    (project / "README").write_text("main\n")
+        tree = Path(rows(box)[name]["path"])
+        assert tree.is_relative_to(box.env["XDG_STATE_HOME"])
+        assert (tree / "f").read_text() == f"{name}\n" and (tree / "f").stat().st_uid == uid
+        assert git(box, "log", "-1", "--format=%s", name).strip() == name  # in the project's repository
+    assert git(box, "rev-parse", "HEAD") == head and not (box.root / "f").exists()
+    assert (box.root / "README").read_text() == "main, uncommitted\n"
+    box.shell(f"echo main > {shlex.quote(str(box.root))}/README")
 
 
-def test_branches_lists_them(project, state):
-    found = rows(project, state)
+def test_branches_lists_them(box):
+    found = rows(box)
     assert sorted(found) == list(NAMES)
     for row in found.values():
         assert (row["agent"], row["state"], row["ahead"], row["files_changed"]) == ("exec", "idle", 1, 1)
 
 
-def test_merge_one_then_the_conflicting_other_is_refused_and_aborted(project, state):
-    run = aishell(project, state, "merge", "a")
+def test_merge_one_then_the_conflicting_other_is_refused_and_aborted(box):
+    run = aishell(box, "merge a")
     assert run.returncode == 0, run.stderr
-    assert (project / "f").read_text() == "a\n"
-    head = git(project, "rev-parse", "HEAD")
-    run = aishell(project, state, "merge", "b")
+    assert (box.root / "f").read_text() == "a\n"
+    head = git(box, "rev-parse", "HEAD")
+    run = aishell(box, "merge b")
     assert run.returncode == 1 and "conflicts in: f" in run.stderr
-    assert git(project, "rev-parse", "HEAD") == head and git(project, "status", "--porcelain", "-uno") == ""
+    assert git(box, "rev-parse", "HEAD") == head and git(box, "status", "--porcelain", "-uno") == ""
 
 
-def test_discard_another(project, state):
-    tree = rows(project, state)["c"]["path"]
-    run = aishell(project, state, "discard", "c")
+def test_discard_another(box):
+    tree = rows(box)["c"]["path"]
+    run = aishell(box, "discard c")
     assert run.returncode == 2 and "--yes" in run.stderr  # not at a terminal
-    run = aishell(project, state, "discard", "c", "--yes")
+    run = aishell(box, "discard c --yes")
     assert run.returncode == 0, run.stderr
-    assert not os.path.exists(tree) and "c" not in rows(project, state)
-    assert not git(project, "branch", "--list", "c")
+    assert not Path(tree).exists() and "c" not in rows(box)
+    assert not git(box, "branch", "--list", "c")
 
 
-def test_a_branch_with_a_running_sandbox_shows_running_and_is_not_discarded(project, state):
-    tree = rows(project, state)["d"]["path"]
-    env = {**os.environ, "XDG_STATE_HOME": str(state)}
-    session = subprocess.Popen([AISHELL_RUN, "exec", "--branch", "d", "--", "sleep", "60"], cwd=project, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_a_branch_with_a_running_sandbox_shows_running_and_is_not_discarded(box):
+    tree = rows(box)["d"]["path"]
+    # In the background, as the sandbox's user; found again by its command line ([d] keeps the pattern
+    # from matching the shell that looks for it).
+    started = aishell(box, "exec --branch d -- sleep 60 </dev/null >/dev/null 2>&1 &")
+    assert started.returncode == 0, started.stderr
+    wrapper = "-u $(id -u) -f 'exec --branch [d] -- sleep 60'"
     try:
         deadline = time.monotonic() + 60
-        while rows(project, state)["d"]["state"] != "running":
+        while rows(box)["d"]["state"] != "running":
             assert time.monotonic() < deadline, "the sandbox of d did not start"
             time.sleep(0.5)
-        run = aishell(project, state, "discard", "d", "--yes")
-        assert run.returncode == 2 and "a sandbox runs" in run.stderr and os.path.isdir(tree)
+        run = aishell(box, "discard d --yes")
+        assert run.returncode == 2 and "a sandbox runs" in run.stderr and Path(tree).is_dir()
     finally:
-        session.send_signal(signal.SIGTERM)
-        session.wait(timeout=30)
-    assert rows(project, state)["d"]["state"] == "idle"
+        box.shell(f"pkill -TERM {wrapper}; while pgrep {wrapper} >/dev/null; do sleep 0.2; done", check=False)
+    deadline = time.monotonic() + 30
+    while rows(box)["d"]["state"] != "idle":
+        assert time.monotonic() < deadline, "the sandbox of d outlived its wrapper"
+        time.sleep(0.5)
