@@ -25,7 +25,7 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,11 @@ import yaml
 from aishell_runner.agents import AGENTS, HARNESSES, REGISTRY
 from aishell_runner.errors import EXIT_USAGE, AishellError
 from aishell_runner.paths import cache_dir
+from aishell_runner.settings_aishell import translate
 
 SYSTEM_CONFIG = Path("/etc/aishell/config.yaml")
 PROJECT_CONFIG = Path(".aishell/config.yaml")
+AISHELL_USER_CONFIG = Path(".aishell/config.yaml")  # aishell's user file, under the home directory
 DEFAULT_DOCKERFILE = Path(".aishell/Dockerfile")
 
 ENGINES = ("auto", "docker", "podman")
@@ -534,9 +536,26 @@ class _Layer:
     path: Path
     data: dict[str, Any]
     root: yaml.Node | None
+    # Native key paths made from aishell's forms (settings_aishell.py) -> the path written in the file.
+    aliases: dict[KeyPath, KeyPath] = field(default_factory=dict)
+    extends: str | None = None
+
+    def written(self, path: KeyPath) -> KeyPath:
+        """Where `path` (of the layer's data) is written in the file."""
+        for cut in range(len(path), 0, -1):
+            alias = self.aliases.get(path[:cut])
+            if alias is not None:
+                rest = path[cut:]
+                # A value made from a scalar (a glob, a docker_args flag) has no inner nodes.
+                node = self._walk(alias)
+                return alias + rest if isinstance(node, yaml.MappingNode | yaml.SequenceNode) else alias
+        return path
 
     def node_at(self, path: KeyPath) -> tuple[yaml.Node | None, int | None]:
         """The node for `path` (None when it is not in this file) and the best line for it."""
+        return self._walk(self.written(path), with_line=True)
+
+    def _walk(self, path: KeyPath, with_line: bool = False) -> Any:
         node = self.root
         line = _line(node)
         for step in path:
@@ -551,12 +570,13 @@ class _Layer:
                 child = node.value[step]
                 line = _line(child)
             if child is None:
-                return None, line
+                return (None, line) if with_line else None
             node = child
-        return node, line
+        return (node, line) if with_line else node
 
     def error(self, path: KeyPath, problem: str, hint: str | None = None) -> SettingsError:
-        return SettingsError(problem, hint, file=self.path, line=self.node_at(path)[1], key=_format_path(path))
+        return SettingsError(problem, hint, file=self.path, line=self.node_at(path)[1],
+                             key=_format_path(self.written(path)))
 
 
 def _read_layer(path: Path) -> _Layer | None:
@@ -590,6 +610,8 @@ def _read_layer(path: Path) -> _Layer | None:
             f"the top level must be a mapping of keys (like 'harness: claude'), not {_kind(data)}",
             "start the file with keys such as 'engine:' or 'mounts:'",
         )
+    translated = translate(data, layer.error)  # aishell's forms, as native keys
+    layer.data, layer.aliases, layer.extends = translated.data, translated.aliases, translated.extends
     _validate_schema(layer)
     return layer
 
@@ -901,12 +923,14 @@ class _Merged:
             origin = self.origins.get(path[:cut])
             if origin is not None:
                 layer, layer_path = origin
+                inner = layer_path + path[cut:]
+                written = layer.written(inner)
                 return SettingsError(
                     problem,
                     hint,
                     file=layer.path,
-                    line=layer.node_at(layer_path + path[cut:])[1],
-                    key=_format_path(path),
+                    line=layer.node_at(inner)[1],
+                    key=_format_path(path if written == inner else written),
                 )
         return SettingsError(problem, hint, key=_format_path(path))
 
@@ -1177,10 +1201,13 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
 
 
 def default_user_file(environ: Mapping[str, str]) -> Path:
+    """The XDG file, or aishell's ~/.aishell/config.yaml when only that one exists."""
     # The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
     config_home = environ.get("XDG_CONFIG_HOME", "")
     base = Path(config_home) if os.path.isabs(config_home) else _home(environ) / ".config"
-    return base / "aishell" / "config.yaml"
+    xdg = base / "aishell" / "config.yaml"
+    aishell = _home(environ) / AISHELL_USER_CONFIG
+    return aishell if not _exists(xdg) and _exists(aishell) else xdg
 
 
 def _home(environ: Mapping[str, str]) -> Path:
@@ -1219,7 +1246,9 @@ def _load(project: Path, *, system_file: Path | None, user_file: Path | None, al
         if os.path.realpath(path) not in {os.path.realpath(seen) for seen in unique}:
             unique.insert(0, path)
     layers = [layer for layer in map(_read_layer, unique) if layer is not None]
-    _refuse_project_only_keys(next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None))
+    project_layer = next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None)
+    _refuse_project_only_keys(project_layer)
+    layers = _apply_extends(layers, project_layer, candidates[1])
     runtime_dir = environ.get("XDG_RUNTIME_DIR")
     context = _Context(
         project=project,
@@ -1233,6 +1262,19 @@ def _load(project: Path, *, system_file: Path | None, user_file: Path | None, al
 
         enforce_locks(layers, merged, candidates[0])
     return merged, context, layers
+
+
+def _apply_extends(layers: list[_Layer], project_layer: _Layer | None, user_file: Path) -> list[_Layer]:
+    """aishell's `extends`, only in a project's settings: none leaves the user layer out (never the system
+    one: its locks hold for every project)."""
+    for layer in layers:
+        if layer.extends is not None and layer is not project_layer:
+            raise layer.error(("extends",), "extends is only for a project's settings (.aishell/config.yaml)",
+                              "remove it: system and user settings always apply")
+    if project_layer is not None and project_layer.extends == "none":
+        return [layer for layer in layers if layer is project_layer
+                or os.path.realpath(layer.path) != os.path.realpath(user_file)]
+    return layers
 
 
 def _refuse_project_only_keys(project_layer: _Layer | None) -> None:
