@@ -15,7 +15,6 @@ This module imports nothing of the settings: `fail` makes its errors.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,16 @@ Fail = Callable[[KeyPath, str, str], Exception]
 
 # Keys only aishell has; the shared ones with other forms (env as a map, pre_start as text) are read too.
 AISHELL_KEYS = ("extends", "harness_args", "docker_args", "detection", "claude_isolation",
-                "gitleaks_freshness_check")
+                "gitleaks_freshness_check", "gitleaks_freshness_threshold", "update_check", "pi_packages",
+                "claude_shared_paths", "harnesses")
+# aishell keys with no equivalent here: why, and what to do.
+_REFUSED = {
+    "pi_packages": ("the pi harness is not available here", "remove it"),
+    "claude_shared_paths": ("Claude's configuration from the host is chosen here, not listed (docs/agents.md)",
+                            "remove it"),
+    "harnesses": ("aishell itself does not read this key (its harness guide shows it; aishell warns and ignores "
+                  "it)", "write harness_args: {claude: [--model, sonnet]}"),
+}
 EXTENDS = ("global", "none")
 CLAUDE_ISOLATION = ("shared", "project")
 SEVERITIES = ("high", "medium", "low")
@@ -92,10 +100,18 @@ class Translation:
 
 def translate(data: dict[str, Any], fail: Fail) -> Translation:
     """`data` with aishell's forms turned into native keys; `fail(path, problem, hint)` makes the errors."""
+    mounts = data.get("mounts")
+    aishell_mounts = isinstance(mounts, list) and any(
+        isinstance(item, dict) or (isinstance(item, str) and item.startswith("$HOME")) for item in mounts)
     if not any(key in data for key in AISHELL_KEYS) and not isinstance(data.get("env"), dict) \
-            and not isinstance(data.get("pre_start"), str):
+            and not isinstance(data.get("pre_start"), str) and not aishell_mounts:
         return Translation(data)
+    for key, (why, hint) in _REFUSED.items():
+        if key in data:
+            raise fail((key,), f"aishell's {key} has no equivalent here: {why}", hint)
     out = _Out({key: value for key, value in data.items() if key not in AISHELL_KEYS}, fail)
+    if aishell_mounts:
+        out.data["mounts"] = [_mount(item, ("mounts", index), fail) for index, item in enumerate(mounts)]
     if isinstance(data.get("env"), dict):
         out.data["env"] = []
         for name, value in data["env"].items():
@@ -111,7 +127,7 @@ def translate(data: dict[str, Any], fail: Fail) -> Translation:
     if "extends" in data and extends not in EXTENDS:
         raise fail(("extends",), f"{extends!r} is not one of: {', '.join(EXTENDS)}",
                    "extends: global reads your user settings too (the default); none leaves them out")
-    for name in ("harness_args", "docker_args", "detection", "claude_isolation", "gitleaks_freshness_check"):
+    for name in _READERS:
         if name in data:
             _READERS[name](data[name], out)
     return Translation(out.data, out.aliases, extends)
@@ -148,6 +164,20 @@ class _Out:
                                    f"{parent[path[-1]]!r} and {value!r}", "keep one of them")
         parent[path[-1]] = value
         self.aliases[path] = where
+
+
+def _mount(item: Any, where: KeyPath, fail: Fail) -> Any:
+    """A mount string with aishell's $HOME, or the {source, target} form its README shows, as SOURCE[:TARGET]."""
+    if isinstance(item, dict):
+        if not isinstance(item.get("source"), str) or not set(item) <= {"source", "target", "readonly"}:
+            raise fail(where, "a mount mapping has source (and target, readonly)", "or write SOURCE[:TARGET][:ro]")
+        target = item.get("target")
+        if target is not None and not isinstance(target, str):
+            raise fail((*where, "target"), "expected text", "an absolute path such as /data")
+        item = item["source"] + (f":{target}" if target else "") + (":ro" if item.get("readonly") is True else "")
+    if isinstance(item, str) and (item == "$HOME" or item.startswith("$HOME/")):
+        item = "~" + item[len("$HOME"):]
+    return item
 
 
 def _harness_args(value: Any, out: _Out) -> None:
@@ -230,6 +260,22 @@ def _rule_id(pattern: str, taken: set[str]) -> str:
     return rule_id
 
 
+def _number_of_days(value: Any, out: _Out, where: KeyPath) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise out.fail(where, "expected a whole number of days", "e.g. 7; it has no effect here")
+
+
+def _update_check(value: Any, out: _Out) -> None:
+    """aishell's own update notice: accepted, no effect here."""
+    if not isinstance(value, dict) or not set(value) <= {"enabled", "interval_days"}:
+        raise out.fail(("update_check",), "expected a mapping with enabled and interval_days",
+                       "update_check: {enabled: true, interval_days: 7}; it has no effect here")
+    if not isinstance(value.get("enabled", True), bool):
+        raise out.fail(("update_check", "enabled"), "expected true or false", "enabled: false")
+    if "interval_days" in value:
+        _number_of_days(value["interval_days"], out, ("update_check", "interval_days"))
+
+
 def _choice(key: str, choices: tuple[str, ...], meaning: str) -> Callable[[Any, _Out], None]:
     def read(value: Any, out: _Out) -> None:
         if value not in choices:
@@ -243,13 +289,11 @@ def _docker_args(value: Any, out: _Out) -> None:
         [(item, ("docker_args", index)) for index, item in enumerate(value)] if isinstance(value, list) else None
     if items is None:
         raise out.fail(("docker_args",), "expected flags as text or a list", 'e.g. docker_args: ["--cpus=2"]')
+    # As aishell: text splits on white space (no quoting), a list item is one argument.
     for item, where in items:
         if not isinstance(item, str):
             raise out.fail(where, "a docker_args item must be text", 'quote it, e.g. "--cpus=2"')
-        try:
-            tokens += [(token, where) for token in shlex.split(item)]
-        except ValueError as exc:
-            raise out.fail(where, f"cannot split these flags: {exc}", "check the quotes") from exc
+        tokens += [(token, where) for token in (item.split() if isinstance(value, str) else [item])]
     position = 0
     while position < len(tokens):
         token, where = tokens[position]
@@ -328,4 +372,6 @@ _READERS: dict[str, Callable[[Any, _Out], None]] = {
     "gitleaks_freshness_check": _choice("gitleaks_freshness_check", (True, False),
                                         "true or false; it has no effect here (the content scan runs at each "
                                         "launch)"),
+    "gitleaks_freshness_threshold": lambda value, out: _number_of_days(value, out, ("gitleaks_freshness_threshold",)),
+    "update_check": _update_check,
 }
