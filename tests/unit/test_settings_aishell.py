@@ -283,3 +283,15 @@ def test_an_aishell_error_through_the_cli_is_exit_2_without_a_traceback(layers, 
     assert code == 2
     assert f"{layers.project_file}:2: env.DEBUG: the value of DEBUG is not text" in err
     assert "Traceback" not in err
+
+
+def test_docs_show_every_aishell_key():
+    from aishell_runner.settings_aishell import _HINT_FOR, _WEAKENING, AISHELL_KEYS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
+    section = text[text.index("## aishell's settings"):text.index("## A complete example")]
+    for key in (*AISHELL_KEYS, "custom_patterns", "allowlist", "enabled"):
+        assert key in section, key
+    for flag in ("--cpus", "--memory", "--pids-limit", "--env", "--volume", "--publish", "--read-only",
+                 *_WEAKENING, *list(_HINT_FOR)[:5]):
+        assert flag.lstrip("-") in section, flag
