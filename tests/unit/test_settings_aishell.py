@@ -295,3 +295,19 @@ def test_docs_show_every_aishell_key():
     for flag in ("--cpus", "--memory", "--pids-limit", "--env", "--volume", "--publish", "--read-only",
                  *_WEAKENING, *list(_HINT_FOR)[:5]):
         assert flag.lstrip("-") in section, flag
+
+
+def test_origins_and_locks_see_the_lines_aishell_keys_were_written_on(layers):
+    from aishell_runner.settings_origins import explain
+
+    layers.write(user="env:\n  A: '1'\n", project="harness_args:\n  claude:\n    - --verbose\n"
+                                                 "docker_args:\n  - --cpus=2\n  - --memory=4g\n")
+    found = {origin.key: origin for origin in explain(layers.project, system_file=layers.system,
+                                                        user_file=layers.user, environ={"HOME": str(layers.home)})}
+    assert found["env"].source == f"{layers.user}:2"
+    assert found["agents.claude.args"].source == f"{layers.project_file}:3"
+    assert (found["resources.memory"].value, found["resources.memory"].source) == ("4g", f"{layers.project_file}:6")
+    error = layers.error(system="locks:\n  resources.cpus: {at_most: 1}\n")
+    # A lock's refusal keeps its own exit status and names the locked key; the line is the flag's.
+    assert (error.file, error.line) == (layers.project_file, 5)
+    assert "resources.cpus" in error.message
