@@ -4,6 +4,10 @@ Layers, nearest wins: /etc/aishell/config.yaml, $XDG_CONFIG_HOME/aishell/config.
 ~/.config/aishell/config.yaml) and <project>/.aishell/config.yaml. Any of them may be missing. Maps merge
 recursively, lists concatenate (system first), and for scalars the nearer layer wins.
 
+aishell's keys and forms (docker_args, harness_args, detection, env as a map, ...) are translated into
+native keys as each layer is read (settings_aishell.py), and ~/.aishell/config.yaml is the user layer when
+the XDG one is absent.
+
 Every problem is a `SettingsError` that names the file, the line and the key path, because a settings file
 is written by hand and the person fixing it needs to know exactly where to look.
 
@@ -832,6 +836,9 @@ def _memory_problem(value: Any) -> tuple[str, str] | None:
 
 def _port_problem(value: Any) -> tuple[str, str] | None:
     hint = 'use "HOST:CONTAINER" or "IP:HOST:CONTAINER", e.g. "8080:80" or "127.0.0.1:8080:80"'
+    if isinstance(value, str) and re.fullmatch(PORT_PATTERN[1:-1] + "/(tcp|udp)", value):
+        return f"{_show(value)}: a protocol suffix is not supported here (ports are TCP)", \
+            f'remove it: "{value.rsplit("/", 1)[0]}"'
     if not isinstance(value, str) or not re.fullmatch(PORT_PATTERN[1:-1], value):
         return f"{_show(value)} is not a port mapping", hint
     *address, host, container = value.split(":")

@@ -258,6 +258,7 @@ def test_accepted_keys_with_no_effect_here(layers):
     ("project", "docker_args: ['--memory=2GB']\n", 1, "docker_args[0]", ["not a memory size"]),
     ("project", "docker_args: '--memory 2 GB'\n", 1, "docker_args", ["GB has no equivalent"]),
     ("project", "pre_start: ''\n", 1, "pre_start", ["must not be empty"]),
+    ("project", "ports:\n  - '8080:80'\n  - '9090:9090/udp'\n", 3, "ports[1]", ["protocol suffix", '"9090:9090"']),
 ])
 def test_malformed_aishell_settings_name_file_line_key_and_fix(layers, where, text, line, key, words):
     error = layers.error(**{where: text})
