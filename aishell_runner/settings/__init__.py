@@ -14,9 +14,10 @@ is written by hand and the person fixing it needs to know exactly where to look.
 The package, each module importing only those above it:
 
   model.py          the built Settings' frozen dataclasses, SettingsError, key paths in messages
+  checks.py         each value's pattern and check (versions, memory, ports, env names, hosts, subnets),
+                    written once: the schema publishes the patterns, its errors and the build use the checks
   schema.py         the JSON schema and DEFAULTS, the one source of docs/config.schema.json
                     (`python -m aishell_runner.settings` prints it; a test keeps the two equal)
-  checks.py         value checks (versions, memory, ports, env names, hosts, subnets), written once
   aishell_forms.py  aishell's keys and forms translated into native ones
   explain.py        schema violations explained in words
   layers.py         one file read as a layer: YAML with line numbers; where the files are

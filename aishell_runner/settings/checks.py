@@ -1,4 +1,5 @@
-"""Value checks, written once: the schema's pattern errors and the build both use them."""
+"""Value checks, written once: each value's pattern (which schema.py publishes) and its check, which words the
+schema's pattern errors (explain.py) and checks what a pattern cannot say (build.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,28 @@ from collections.abc import Callable
 from typing import Any
 
 from aishell_runner.settings.model import _show
-from aishell_runner.settings.schema import (
-    ENV_NAME_RE,
-    HOST_PATTERN,
-    MEMORY_PATTERN,
-    PORT_PATTERN,
-    SHELL_METACHARACTERS,
-    VERSION_PATTERN,
-)
+
+# Each value's form, written once: the schema publishes these patterns (for editors), the checks below
+# test them with `fullmatch`, because jsonschema's `re.search` lets "$" match before a trailing newline.
+# An empty version leaves that agent out of the image.
+VERSION_PATTERN = r"^([A-Za-z0-9._+~^-]+)?$"
+MEMORY_PATTERN = r"^[0-9]+[kmgKMG]?$"
+CAPABILITY_PATTERN = r"^[A-Z][A-Z_]*$"
+RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_PATTERN = rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$"
+_IPV4 = r"([0-9]{1,3}\.){3}[0-9]{1,3}"
+IPV4_PATTERN = rf"^{_IPV4}$"
+SUBNET_PATTERN = rf"^{_IPV4}/(1[6-9]|2[0-8])$"
+PORT_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}:)?[0-9]{1,5}:[0-9]{1,5}$"
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+ENV_PATTERN = rf"^{_ENV_NAME}(=[\s\S]*)?$"
+ENV_NAME_RE = re.compile(_ENV_NAME)
+
+# Characters a shell (or the playbook's command lines) would treat specially. Spaces stay allowed: paths
+# like "~/My Projects" are common and are always passed as single arguments.
+SHELL_METACHARACTERS = frozenset(";&|`$()<>\\\"'*?!{}")
+
 
 # --------------------------------------------------------------------------------------------------- value checks
 # Each returns (problem, hint) or None; the schema's pattern errors reuse them so both paths read the same.

@@ -34,10 +34,11 @@ from typing import Any
 
 from aishell_runner.errors import EXIT_REFUSED
 from aishell_runner.image_defaults import agent_versions
+from aishell_runner.settings.checks import MEMORY_PATTERN
 from aishell_runner.settings.layers import _Layer, _read_layer
 from aishell_runner.settings.merge import _merge, _Merged
 from aishell_runner.settings.model import KeyPath, SettingsError, _format_path, _show
-from aishell_runner.settings.schema import MEMORY_PATTERN, SCHEMA, _validator
+from aishell_runner.settings.schema import SCHEMA, _validator
 
 # The agent versions the image gets when no layer pins one (image_defaults.agent_versions): asked only
 # when a `versions` lock meets an agent no layer pins.

@@ -6,13 +6,23 @@ import copy
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aishell_runner.agents import AGENTS, HARNESSES
 from aishell_runner.paths import cache_dir
+from aishell_runner.settings.checks import (
+    CAPABILITY_PATTERN,
+    ENV_PATTERN,
+    HOST_PATTERN,
+    IPV4_PATTERN,
+    MEMORY_PATTERN,
+    PORT_PATTERN,
+    RULE_ID_PATTERN,
+    SUBNET_PATTERN,
+    VERSION_PATTERN,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -23,27 +33,6 @@ BASE_SOURCES = ("registry", "debootstrap")
 NETWORK_MODES = ("allowlist", "open", "none")
 REGISTRIES = ("npm", "pypi", "debian", "github")
 
-# Patterns shared by the schema (for editors) and the checks below. The checks use `fullmatch`, because
-# jsonschema's `re.search` lets "$" match before a trailing newline.
-# An empty version leaves that agent out of the image.
-VERSION_PATTERN = r"^([A-Za-z0-9._+~^-]+)?$"
-MEMORY_PATTERN = r"^[0-9]+[kmgKMG]?$"
-CAPABILITY_PATTERN = r"^[A-Z][A-Z_]*$"
-RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOST_PATTERN = rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$"
-IPV4_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$"
-SUBNET_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])$"
-PORT_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}:)?[0-9]{1,5}:[0-9]{1,5}$"
-ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(=[\s\S]*)?$"
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-# Characters a shell (or the playbook's command lines) would treat specially. Spaces stay allowed: paths
-# like "~/My Projects" are common and are always passed as single arguments.
-SHELL_METACHARACTERS = frozenset(";&|`$()<>\\\"'*?!{}")
-
-ENGINE_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock")
-ENGINE_WORDS = ("docker", "podman", "containerd")
 
 
 # --------------------------------------------------------------------------------------------------- schema
