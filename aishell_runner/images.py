@@ -16,10 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from .errors import AishellError
-from .paths import install_root, role_plugin
+from .image_defaults import role_dir, role_yaml
+from .paths import role_plugin
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -28,21 +27,13 @@ if TYPE_CHECKING:
 INPUTS_LABEL = "org.aishell.inputs"
 
 
-def role_dir() -> Path:
-    return install_root() / "roles" / "sandbox_image"
-
-
 def _filters() -> ModuleType:
     return role_plugin("sandbox_image", "image_inputs.py")
 
 
-def _role_yaml(name: str) -> dict[str, Any]:
-    return yaml.safe_load((role_dir() / name).read_text()) or {}
-
-
 def settings_with(overrides: dict[str, Any]) -> dict[str, Any]:
     """The role's defaults with `overrides` applied (what the playbook will see)."""
-    return {**_role_yaml("defaults/main.yml"), **overrides}
+    return {**role_yaml("defaults/main.yml"), **overrides}
 
 
 def overrides_for(settings: Settings, project: Path | None = None) -> dict[str, Any]:
@@ -69,7 +60,7 @@ def ca_bundle_path(setting: str) -> Path | None:
     if setting == "none":
         return None
     if setting == "auto":
-        candidates = _role_yaml("vars/main.yml")["__sandbox_image_ca_candidates"]
+        candidates = role_yaml("vars/main.yml")["__sandbox_image_ca_candidates"]
         return next((Path(c) for c in candidates if Path(c).is_file()), None)
     path = Path(setting)
     if not path.is_file():

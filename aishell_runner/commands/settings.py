@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..project import find_project
-from ..settings_origins import explain
+from ..settings.origins import explain
 from ..ui import UI
 
 NAME = "settings"

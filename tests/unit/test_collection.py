@@ -86,7 +86,7 @@ def test_the_collection_builds_installs_and_runs_offline(tmp_path):
     for plugin in [*REPO.glob("roles/*/filter_plugins/*.py"), *REPO.glob("playbooks/filter_plugins/*.py")]:
         assert f"plugins/filter/{plugin.name}" in names
     assert {"plugins/callback/aishell_fleet_report.py", "playbooks/fleet.yml", "meta/runtime.yml",
-            "aishell_runner/settings_locks.py"} <= names
+            "aishell_runner/settings/locks.py"} <= names
 
     subprocess.run([BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", tmp_path / "collections",
                     tarball], check=True, env=env, capture_output=True, cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""aishell's settings forms (settings_aishell.py): its documented examples load with aishell's meaning, what
+"""aishell's settings forms (settings/aishell_forms.py): its documented examples load with aishell's meaning, what
 has no safe equivalent here is refused with the file, line and key."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_the_full_annotated_example(layers, home):
 
 
 def settings_aishell_only() -> tuple[str, ...]:
-    from aishell_runner.settings_aishell import AISHELL_KEYS
+    from aishell_runner.settings.aishell_forms import AISHELL_KEYS
     return AISHELL_KEYS
 
 
@@ -287,7 +287,7 @@ def test_an_aishell_error_through_the_cli_is_exit_2_without_a_traceback(layers, 
 
 
 def test_docs_show_every_aishell_key():
-    from aishell_runner.settings_aishell import _HINT_FOR, _WEAKENING, AISHELL_KEYS
+    from aishell_runner.settings.aishell_forms import _HINT_FOR, _WEAKENING, AISHELL_KEYS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
     section = text[text.index("## aishell's settings"):text.index("## A complete example")]
@@ -299,7 +299,7 @@ def test_docs_show_every_aishell_key():
 
 
 def test_origins_and_locks_see_the_lines_aishell_keys_were_written_on(layers):
-    from aishell_runner.settings_origins import explain
+    from aishell_runner.settings.origins import explain
 
     layers.write(user="env:\n  A: '1'\n", project="harness_args:\n  claude:\n    - --verbose\n"
                                                  "docker_args:\n  - --cpus=2\n  - --memory=4g\n")

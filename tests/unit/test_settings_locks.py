@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aishell_runner.settings_locks import LockedKeyError
+from aishell_runner.settings.locks import LockedKeyError
 
 POLICY = """\
 locks:
@@ -117,16 +117,14 @@ def test_true_is_not_the_number_one(files):
     assert error.key == "security.no_new_privileges"
 
 
-def test_controller_check_names_the_host_file_and_exits_like_aishell_run(tmp_path, capsys, monkeypatch):
-    """What roles/system_settings runs before writing a host's file: `python -m aishell_runner.settings_locks -`."""
-    import io
-
-    from aishell_runner import settings_locks
+def test_controller_check_names_the_host_file_and_exits_like_aishell_run(tmp_path, monkeypatch):
+    """What roles/system_settings' filter plugin runs before writing a host's file: locks.check_text."""
+    from aishell_runner.settings import locks
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr("sys.stdin", io.StringIO("locks:\n  resources.pids: {at_most: 10}\nresources: {pids: 20}\n"))
-    assert settings_locks.main(["-", "dev-ana:/etc/aishell/config.yaml"]) == 3
-    assert capsys.readouterr().err.startswith(
+    code, report = locks.check_text("locks:\n  resources.pids: {at_most: 10}\nresources: {pids: 20}\n",
+                                    "dev-ana:/etc/aishell/config.yaml")
+    assert code == 3
+    assert report.startswith(
         "error: dev-ana:/etc/aishell/config.yaml:3: resources.pids: 20 contradicts this file's own lock")
-    monkeypatch.setattr("sys.stdin", io.StringIO(POLICY))
-    assert settings_locks.main(["-", "dev-ana:/etc/aishell/config.yaml"]) == 0
+    assert locks.check_text(POLICY, "dev-ana:/etc/aishell/config.yaml") == (0, "")

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from aishell_runner.settings import SettingsError
-from aishell_runner.settings_origins import explain
+from aishell_runner.settings.origins import explain
 
 
 def origins(layers):

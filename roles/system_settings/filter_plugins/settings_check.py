@@ -36,7 +36,7 @@ def aishell_settings_problem(text: str, name: str) -> str:
     `name` (e.g. host:/etc/aishell/config.yaml), as aishell-run would print them."""
     _aishell_runner()
     try:
-        from aishell_runner import settings_locks
+        from aishell_runner.settings import locks as settings_locks
     except ImportError as error:  # e.g. jsonschema not installed for the controller's Python
         raise AnsibleFilterError(f"aishell-run's settings check cannot load: {error}") from None
     return settings_locks.check_text(str(text), str(name))[1]

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aishell_runner.settings import SCHEMA, KeyPath, _build, _load, _Merged
-from aishell_runner.settings_locks import _leaves, _lookup
+from aishell_runner.settings.build import _build
+from aishell_runner.settings.load import _load
+from aishell_runner.settings.locks import _leaves, _lookup
+from aishell_runner.settings.merge import _Merged
+from aishell_runner.settings.model import KeyPath
+from aishell_runner.settings.schema import SCHEMA
 
 _MISSING = object()
 

@@ -27,23 +27,22 @@ locked.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aishell_runner.errors import EXIT_REFUSED, AishellError
-from aishell_runner.settings import (
-    MEMORY_PATTERN,
-    SCHEMA,
-    KeyPath,
-    SettingsError,
-    _format_path,
-    _Layer,
-    _Merged,
-    _show,
-    _validator,
-)
+from aishell_runner.errors import EXIT_REFUSED
+from aishell_runner.image_defaults import agent_versions
+from aishell_runner.settings.checks import MEMORY_PATTERN
+from aishell_runner.settings.layers import _Layer, _read_layer
+from aishell_runner.settings.merge import _merge, _Merged
+from aishell_runner.settings.model import KeyPath, SettingsError, _format_path, _show
+from aishell_runner.settings.schema import SCHEMA, _validator
+
+# The agent versions the image gets when no layer pins one (image_defaults.agent_versions): asked only
+# when a `versions` lock meets an agent no layer pins.
+DefaultVersions = Callable[[], Mapping[str, Any]]
 
 RULES = ("value", "one_of", "at_most", "at_least", "versions")
 # Which rules make sense for which kind of key (the leaf's JSON-schema type).
@@ -90,8 +89,9 @@ class Lock:
         return f"{where} locks {self.key} {words}{reason}"
 
 
-def enforce_locks(layers: list[_Layer], merged: _Merged, system_file: Path) -> None:
-    """Refuse layers that loosen a lock of `system_file`'s layer, then apply the locks to `merged`."""
+def enforce_locks(layers: list[_Layer], merged: _Merged, system_file: Path, default_versions: DefaultVersions) -> None:
+    """Refuse layers that loosen a lock of `system_file`'s layer, then apply the locks to `merged`; the caller
+    says which agent versions the image gets by default (`default_versions`)."""
     system = next((layer for layer in layers if layer.path == system_file), None)
     for layer in layers:
         if layer is not system and "locks" in layer.data:
@@ -103,7 +103,7 @@ def enforce_locks(layers: list[_Layer], merged: _Merged, system_file: Path) -> N
         lock = _parse(system, key, spec)
         for layer in layers:
             _check(lock, layer, system)
-        _apply(lock, merged, system)
+        _apply(lock, merged, system, default_versions)
 
 
 # --------------------------------------------------------------------------------------------------- parse
@@ -268,12 +268,12 @@ def _check(lock: Lock, layer: _Layer, system: _Layer) -> None:
 # --------------------------------------------------------------------------------------------------- apply
 
 
-def _apply(lock: Lock, merged: _Merged, system: _Layer) -> None:
+def _apply(lock: Lock, merged: _Merged, system: _Layer, default_versions: DefaultVersions) -> None:
     """Make the merged settings obey the lock; values it supplies point back at the lock for later errors."""
     present, value = _lookup(merged.data, lock.path)
     origin = ("locks", lock.key, lock.rule)
     if lock.rule == "versions" and not present:
-        _check_default_version(lock)
+        _check_default_version(lock, default_versions)
     if lock.rule == "at_least":
         items = list(value) if present else []
         for index, item in enumerate(lock.bound):
@@ -296,15 +296,10 @@ def _store(merged: _Merged, path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _check_default_version(lock: Lock) -> None:
+def _check_default_version(lock: Lock, default_versions: DefaultVersions) -> None:
     """No layer pins the agent: the image gets the sandbox_image role's default, which must fit too."""
-    from aishell_runner import images
-
     agent = lock.path[1] if lock.path[0] == "agents" else None
-    try:
-        default = images.settings_with({}).get("sandbox_image_agents", {}).get(agent)
-    except (OSError, AishellError):  # no role next to this installation: nothing known to check
-        return
+    default = default_versions().get(agent)
     if isinstance(default, str) and default and not _in_range(default, lock.bound):
         raise SettingsError(
             f"the built-in {agent} version {default} is outside the lock: {lock.describe()}",
@@ -321,11 +316,9 @@ def check_system_layer(path: Path) -> None:
 
     Keys that name paths on a host (mounts, image.ca_bundle) are left to the host's own aishell-run.
     """
-    from aishell_runner.settings import _merge, _read_layer
-
     layer = _read_layer(path)
     if layer is not None:
-        enforce_locks([layer], _merge([layer]), path)
+        enforce_locks([layer], _merge([layer]), path, agent_versions)
 
 
 def check_text(text: str, name: str) -> tuple[int, str]:
@@ -349,23 +342,3 @@ def _report(path: Path, name: str) -> tuple[int, str]:
             lines.append(f"hint: {error.hint.replace(str(path), name)}")
         return error.exit_code, "\n".join(lines)
     return 0, ""
-
-
-def main(argv: list[str]) -> int:
-    """`python -m aishell_runner.settings_locks FILE|- [NAME]`: the check of a system layer, from a shell."""
-    import sys
-
-    if len(argv) not in (1, 2):
-        print("usage: python -m aishell_runner.settings_locks FILE|- [NAME]", file=sys.stderr)
-        return 2
-    name = argv[1] if len(argv) == 2 else argv[0]
-    code, report = check_text(sys.stdin.read(), name) if argv[0] == "-" else _report(Path(argv[0]), name)
-    if report:
-        print(report, file=sys.stderr)
-    return code
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))

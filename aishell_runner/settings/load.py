@@ -1,0 +1,90 @@
+"""The entry point: read the system, user and project layers of a project, merge them and build the Settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from aishell_runner.image_defaults import agent_versions
+from aishell_runner.settings.build import _build, _Context
+from aishell_runner.settings.layers import PROJECT_CONFIG, SYSTEM_CONFIG, _home, _Layer, _read_layer, default_user_file
+from aishell_runner.settings.locks import enforce_locks
+from aishell_runner.settings.merge import _merge, _Merged
+from aishell_runner.settings.model import Settings
+
+# --------------------------------------------------------------------------------------------------- entry point
+
+
+
+def load_settings(
+    project: Path,
+    *,
+    system_file: Path | None = None,
+    user_file: Path | None = None,
+    allow_risky_mounts: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read, merge and check the system, user and project settings for `project`."""
+    merged, context, layers = _load(project, system_file=system_file, user_file=user_file,
+                                    allow_risky_mounts=allow_risky_mounts, environ=environ)
+    return _build(merged, context, tuple(layer.path for layer in layers))
+
+
+def _load(project: Path, *, system_file: Path | None, user_file: Path | None, allow_risky_mounts: bool,
+          environ: Mapping[str, str] | None) -> tuple[_Merged, _Context, list[_Layer]]:
+    """The layers of `project`, read and merged (locks applied): what load_settings builds from, and what
+    origins.py explains."""
+    environ = os.environ if environ is None else environ
+    project = Path(os.path.abspath(project))
+    candidates = [
+        SYSTEM_CONFIG if system_file is None else Path(system_file),
+        default_user_file(environ) if user_file is None else Path(user_file),
+        project / PROJECT_CONFIG,
+    ]
+    # The same file reached twice (say a project in ~/.config) is read once, as its nearest layer, so its
+    # lists are not doubled.
+    unique: list[Path] = []
+    for path in reversed(candidates):
+        if os.path.realpath(path) not in {os.path.realpath(seen) for seen in unique}:
+            unique.insert(0, path)
+    layers = [layer for layer in map(_read_layer, unique) if layer is not None]
+    project_layer = next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None)
+    _refuse_project_only_keys(project_layer)
+    layers = _apply_extends(layers, project_layer, candidates[1])
+    runtime_dir = environ.get("XDG_RUNTIME_DIR")
+    context = _Context(
+        project=project,
+        home=Path(os.path.normpath(_home(environ))),
+        runtime_dir=Path(runtime_dir) if runtime_dir and os.path.isabs(runtime_dir) else None,
+        allow_risky_mounts=allow_risky_mounts,
+    )
+    merged = _merge(layers)
+    if any("locks" in layer.data for layer in layers):  # the system layer's locks: see locks.py
+        enforce_locks(layers, merged, candidates[0], agent_versions)
+    return merged, context, layers
+
+
+def _apply_extends(layers: list[_Layer], project_layer: _Layer | None, user_file: Path) -> list[_Layer]:
+    """aishell's `extends`, only in a project's settings: none leaves the user layer out (never the system
+    one: its locks hold for every project)."""
+    for layer in layers:
+        if layer.extends is not None and layer is not project_layer:
+            raise layer.error(("extends",), "extends is only for a project's settings (.aishell/config.yaml)",
+                              "remove it: system and user settings always apply")
+    if project_layer is not None and project_layer.extends == "none":
+        return [layer for layer in layers if layer is project_layer
+                or os.path.realpath(layer.path) != os.path.realpath(user_file)]
+    return layers
+
+
+def _refuse_project_only_keys(project_layer: _Layer | None) -> None:
+    """Keys a project's own settings may not set: a cloned repository must not open the user's network."""
+    network = project_layer.data.get("network") if project_layer else None
+    if isinstance(network, dict) and "internal_hosts" in network:
+        raise project_layer.error(("network", "internal_hosts"),
+                                  "a project's settings cannot name internal hosts for the proxy to reach",
+                                  "put network.internal_hosts in ~/.config/aishell/config.yaml or "
+                                  "/etc/aishell/config.yaml")
+
+

@@ -1,0 +1,153 @@
+"""The built settings' frozen dataclasses, SettingsError, and the key-path helpers every part of settings uses."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aishell_runner.errors import EXIT_USAGE, AishellError
+
+Key = str | int
+KeyPath = tuple[Key, ...]
+
+
+class SettingsError(AishellError):
+    """A settings file is unreadable or invalid; `file`, `line` and `key` say where."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        problem: str,
+        hint: str | None = None,
+        *,
+        file: Path | None = None,
+        line: int | None = None,
+        key: str = "",
+    ):
+        # "file:line: key: problem" is the form editors and terminals turn into a link.
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line is not None else f"{file}: "
+        if key:
+            where += f"{key}: "
+        super().__init__(where + problem, hint)
+        self.problem = problem
+        self.file = file
+        self.line = line
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: Path
+    readonly: bool
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None  # None: pass the host's value of `name`
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    version: str | None
+    args: tuple[str, ...]
+    autonomous: bool
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float | None
+    memory: str | None
+    pids: int | None
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    base_source: str
+    fallback: bool
+    ca_bundle: str
+    dockerfile: Path | None
+
+
+@dataclass(frozen=True)
+class ScanRule:
+    id: str
+    severity: str
+    patterns: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    content: bool
+    allow: tuple[str, ...]
+    rules: tuple[ScanRule, ...]
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    read_only_root: bool
+    add_capabilities: tuple[str, ...]
+    no_new_privileges: bool
+    seccomp: str
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    mode: str
+    allow: tuple[str, ...]
+    registries: tuple[str, ...]
+    internal_hosts: dict[str, str]
+    subnet: str | None
+
+
+@dataclass(frozen=True)
+class WorktreeSettings:
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    engine: str
+    harness: str
+    agents: dict[str, AgentSettings]
+    mounts: tuple[Mount, ...]
+    env: tuple[EnvVar, ...]
+    ports: tuple[str, ...]
+    resources: Resources
+    image: ImageSettings
+    pre_start: tuple[str, ...]
+    exclude: tuple[str, ...]
+    scan: ScanSettings
+    security: SecuritySettings
+    network: NetworkSettings
+    sources: tuple[Path, ...]
+    raw: dict
+    worktree: WorktreeSettings = WorktreeSettings()
+
+
+
+
+def _format_path(path: KeyPath) -> str:
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", step):
+            text += f".{step}" if text else step
+        else:
+            text += f"[{json.dumps(step)}]"
+    return text
+
+
+def _show(value: Any) -> str:
+    """A value quoted for a message, short and with control characters escaped."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
