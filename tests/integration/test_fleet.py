@@ -141,11 +141,11 @@ def test_locked_key_is_refused_by_aishell_run_on_a_host(fleet):
 
 
 def _copy_package(fleet, host, target: str) -> None:
-    """aishell_runner's source, and the image role it reads, onto the host (its Python has PyYAML and
-    jsonschema from Debian)."""
+    """aishell_runner's source beside the image role it reads and the playbooks (which is how an install
+    root looks to paths.install_root), onto the host (its Python has PyYAML and jsonschema from Debian)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for part in ("aishell_runner", "roles/sandbox_image"):
+        for part in ("aishell_runner", "roles/sandbox_image", "playbooks"):
             tar.add(REPO / part, arcname=part, filter=lambda info: None if "__pycache__" in info.name else info)
     done = subprocess.run(["ssh", *fleet_hosts.SSH_OPTIONS.split(), "-i", str(fleet.key), f"root@{host.address}",
                            f"mkdir -p {target} && tar -x -C {target} && chmod -R a+rX {target}"],
