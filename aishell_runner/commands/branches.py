@@ -30,34 +30,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _project(parser)
     parser.set_defaults(handler=list_branches)
 
-    parser = subparsers.add_parser(
-        "diff", help="show an agent branch's changes against its base",
-        description="Show the commits of agent branch NAME against the commit it started from "
-                    "(git diff BASE...NAME), paged as git pages.",
-        epilog="example:\n  aishell-run diff fix-login", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", metavar="NAME", help="the agent branch")
-    _project(parser)
-    parser.set_defaults(handler=show_diff)
-
-    parser = subparsers.add_parser(
-        "merge", help="merge an agent branch into the main tree's current branch",
-        description="Merge agent branch NAME into the current branch of the main tree. Refused, with the reason, "
-                    "when the main tree has uncommitted changes or the merge conflicts (then it is aborted: both "
-                    "sides stay as they were).",
-        epilog="example:\n  aishell-run merge fix-login", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", metavar="NAME", help="the agent branch")
-    _project(parser)
-    parser.set_defaults(handler=merge)
-
-    parser = subparsers.add_parser(
-        "discard", help="remove an agent branch and its worktree",
-        description="Remove agent branch NAME and its worktree, after a confirmation; refused while a sandbox "
-                    "runs in it.",
-        epilog="example:\n  aishell-run discard fix-login --yes", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", metavar="NAME", help="the agent branch")
+    _on_a_branch(subparsers, "diff", show_diff, "show an agent branch's changes against its base",
+                 "Show the commits of agent branch NAME against the commit it started from (git diff BASE...NAME), "
+                 "paged as git pages.", "aishell-run diff fix-login")
+    _on_a_branch(subparsers, "merge", merge, "merge an agent branch into the main tree's current branch",
+                 "Merge agent branch NAME into the current branch of the main tree. Refused, with the reason, when "
+                 "the main tree has uncommitted changes or the merge conflicts (then it is aborted: both sides stay "
+                 "as they were).", "aishell-run merge fix-login")
+    parser = _on_a_branch(subparsers, "discard", discard, "remove an agent branch and its worktree",
+                          "Remove agent branch NAME and its worktree, after a confirmation; refused while a sandbox "
+                          "runs in it.", "aishell-run discard fix-login --yes")
     parser.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
+
+
+def _on_a_branch(subparsers: argparse._SubParsersAction, command: str, handler, summary: str, description: str,
+                 example: str) -> argparse.ArgumentParser:
+    """A command that acts on one agent branch NAME of the project."""
+    parser = subparsers.add_parser(command, help=summary, description=description, epilog=f"example:\n  {example}",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", metavar="NAME", help="the agent branch")
     _project(parser)
-    parser.set_defaults(handler=discard)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def _project(parser: argparse.ArgumentParser) -> None:
