@@ -74,7 +74,9 @@ def sandbox_flags_argv(project: Path) -> list[str]:
     """The engine command line the last launch on `project` ran (flags, mounts, limits), running `true`."""
     specs = [path for path in (state_dir() / "launch").glob("*/*/launch.json") if str(project) in path.read_text()]
     spec = json.loads(max(specs, key=lambda path: path.stat().st_mtime).read_text())
-    return [*spec["options"], spec["image"], "true"]
+    # As a session builds it (session.py), without the session's own name and terminal.
+    env = [option for name in spec["env"] for option in ("--env", name)]
+    return [spec["engine"], "run", *spec["options"], *env, spec["image"], "true"]
 
 
 ROOTLESS_USER = "aishell-test"
@@ -94,7 +96,8 @@ def sandbox_flags_argv(project, image):
     specs = [path for path in glob.glob(os.path.expanduser("~/.local/state/aishell/launch/*/*/launch.json"))
              if project in open(path).read()]
     spec = json.load(open(max(specs, key=os.path.getmtime)))
-    return spec["options"] + [spec["image"], "true"]
+    env = [option for name in spec["env"] for option in ("--env", name)]
+    return [spec["engine"], "run", *spec["options"], *env, spec["image"], "true"]
 def timed(argv, n):
     samples = []
     for _ in range(n):
