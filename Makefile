@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule and ansible-lint keep their caches inside the project.
 export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 
-.PHONY: demo test venv bootstrap provision-test lint unit molecule pytest bench clean
+.PHONY: demo test venv bootstrap provision-test lint unit molecule molecule-all pytest stream-root stream-other bench clean
 
 ## demo: provision this machine with Docker Engine, build the sandbox image, run a sandbox on examples/sample-project
 demo: venv
@@ -18,7 +18,21 @@ demo: venv
 	bash examples/demo.sh
 
 ## test: provision what the tests need (engines, rootless user, images), then run every test
-test: provision-test lint molecule pytest
+# Two streams side by side, each running its parts one after the other and printing each part whole when it
+# ends: root's engines; the Molecule scenarios, the unit tests, the rootless user's Podman and the fleet's hosts
+# (test lanes share no state: tests/conftest.py, LANES). The host lane re-provisions this machine and takes its
+# engines apart, so it runs alone, last. CI's machines have 2 cores: more streams only shared them (all eight
+# parts at once took longer than one stream); these two take about as long as each other.
+test: provision-test lint
+	$(MAKE) --no-print-directory --keep-going --jobs=2 stream-root stream-other
+	$(MAKE) --no-print-directory pytest-host
+
+stream-root:
+	$(MAKE) --no-print-directory --keep-going --jobs=1 --output-sync=target pytest-root
+
+stream-other:
+	$(MAKE) --no-print-directory --keep-going --jobs=1 --output-sync=target MOLECULE_JOBS=2 molecule-all \
+		pytest-unit pytest-rootless pytest-fleet
 
 # The virtual environment carries Ansible with its collections (from PyPI,
 # so no Galaxy access is needed), ansible-runner, Molecule and the linters.
@@ -35,18 +49,26 @@ lint: venv
 	ruff check .
 	ansible-lint --profile production
 
-# The scenarios are independent test hosts (each its own container and cache): they run side by side,
-# each one's output printed whole when it ends.
+# The scenarios are independent test hosts (each its own container and cache): they run side by side.
 MOLECULE_SCENARIOS := docker podman wsl2 systemd
-molecule: provision-test
-	$(MAKE) --no-print-directory --jobs=$(words $(MOLECULE_SCENARIOS)) --output-sync=target \
+MOLECULE_JOBS ?= $(words $(MOLECULE_SCENARIOS))
+
+molecule: provision-test molecule-all
+
+molecule-all:
+	$(MAKE) --no-print-directory --keep-going --jobs=$(MOLECULE_JOBS) --output-sync=target \
 		$(MOLECULE_SCENARIOS:%=molecule-%)
 
 molecule-%:
 	molecule test -s $*
 
 pytest: provision-test
-	pytest -q --durations=10 tests
+	$(MAKE) --no-print-directory --keep-going --jobs=1 --output-sync=target pytest-unit pytest-root \
+		pytest-rootless pytest-fleet pytest-host
+
+# One lane's tests, its slowest listed (the targets above provision first; these do not).
+pytest-%:
+	pytest -q --durations=10 --lane=$* $(PYTEST_FLAGS) tests
 
 bench: provision-test
 	python bench/run.py

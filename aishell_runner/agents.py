@@ -41,10 +41,22 @@ class Agent:
     # mounted read-only at their absolute paths, which no setting of the user's or the project's overrides.
     autonomy_env: Mapping[str, str] = field(default_factory=dict)
     autonomy_files: Mapping[str, str] = field(default_factory=dict)
+    # Its system-wide settings, mounted read-only at their absolute paths in every sandbox of it, autonomous or
+    # not: the layer below the user's own, so a copied setting of the user's wins. What signs it in from the
+    # environment, answers its first-run questions and keeps it quiet; nothing secret. "{project}" in a file
+    # (of these or the policy's) is the project's path as a quoted string (JSON's, which TOML reads too).
+    system_files: Mapping[str, str] = field(default_factory=dict)
     # The agent's own state file in its profile, and what makes it skip the first-run screens that a
     # sandbox has no use for (onboarding, sign-in choice): given the state and the host's environment.
     state_file: str = ""
     first_run: Callable[[State, Mapping[str, str]], State] | None = None
+    # Where it keeps a login made inside a sandbox, in its profile: with one it needs no key variable. Empty
+    # where no variable is needed either (OpenCode also runs local models).
+    login_file: str = ""
+    login_hint: str = ""  # another way to sign in from the host, for the message when nothing signs it in
+
+
+APPROVALS_KEPT = 16
 
 
 def _claude_first_run(state: State, environ: Mapping[str, str]) -> State:
@@ -58,10 +70,55 @@ def _claude_first_run(state: State, environ: Mapping[str, str]) -> State:
         approved = [k for k in responses.get("approved", []) if isinstance(k, str)]
         if key[-20:] not in approved:
             approved.append(key[-20:])
-        state["customApiKeyResponses"] = {**responses, "approved": approved}
+        # Behind the broker the key is a new placeholder each session: the profile keeps the latest few.
+        state["customApiKeyResponses"] = {**responses, "approved": approved[-APPROVALS_KEPT:]}
     return state
 
 
+# Codex reads /etc/codex/config.toml below the user's config.toml and /etc/codex/managed_config.toml above
+# every layer (also for `codex exec`). OPENAI_API_KEY alone does not sign it in (its built-in provider sends
+# no key and wants `codex login`); a provider of its own with env_key does. Its trust question is answered
+# for the project's exact path (a parent's entry does not count). Its own sandbox (bubblewrap) does not work
+# in every container (in a Docker sandbox run by root its sandboxed writes fail), and the container is the
+# boundary anyway: autonomy is full access.
+CODEX_SYSTEM_CONFIG = """\
+# aishell-run: Codex's defaults in a sandbox; ~/.codex/config.toml (copied from the host) is above them.
+model_provider = "openai-api-key"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[model_providers.openai-api-key]
+name = "OpenAI (OPENAI_API_KEY)"
+base_url = "https://api.openai.com/v1"
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+
+[projects.{project}]
+trust_level = "trusted"
+"""
+CODEX_POLICY = """\
+# aishell-run: the sandbox is the boundary; Codex neither asks nor sandboxes its commands itself.
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+"""
+# Gemini CLI skips system settings (and system defaults) unless the file and every directory above it belong
+# to root and only root may write them, which a bind mount of the user's file never is: they are in the image
+# (roles/sandbox_image/templates/Dockerfile.foundation.j2), with the first-run defaults (sign-in with
+# GEMINI_API_KEY, no update check or usage statistics) in /etc/gemini-cli/system-defaults.json, read always,
+# below the user's settings. Its no-approval mode cannot be set in settings (defaultApprovalMode refuses yolo):
+# an admin-tier policy allowing every tool does it, above every user and project policy; system settings
+# naming it in adminPolicyPaths are read when GEMINI_CLI_SYSTEM_SETTINGS_PATH points at them, and system
+# settings sit above the user's and the project's. (Not /etc/gemini-cli/policies/: read always, it could not
+# be turned off.)
+GEMINI_AUTONOMOUS_SETTINGS = "/etc/gemini-cli/aishell-autonomous.json"
+GEMINI_IMAGE_FILES = ("/etc/gemini-cli/system-defaults.json", GEMINI_AUTONOMOUS_SETTINGS,
+                      "/etc/gemini-cli/aishell-autonomous.toml")
+# OpenCode's managed layer, above the user's and the project's opencode.json. Its own defaults already let it
+# edit the project's files; "allow" for every permission also lets it write outside the project and run any
+# command, which `opencode run` otherwise rejects (it has nobody to ask).
+OPENCODE_POLICY = '{"permission": "allow"}\n'
 CLAUDE_POLICY = '{"permissions": {"defaultMode": "bypassPermissions"}, "skipDangerousModePermissionPrompt": true}\n'
 
 REGISTRY = {agent.name: agent for agent in (
@@ -82,26 +139,39 @@ REGISTRY = {agent.name: agent for agent in (
           # IS_SANDBOX lets it skip permissions when the sandbox runs as root (aishell-run started by root).
           autonomy_env={"IS_SANDBOX": "1"},
           autonomy_files={"/etc/claude-code/managed-settings.json": CLAUDE_POLICY},
-          state_file=".claude/.claude.json", first_run=_claude_first_run),
+          state_file=".claude/.claude.json", first_run=_claude_first_run, login_file=".claude/.credentials.json",
+          login_hint="or run `claude setup-token` and export CLAUDE_CODE_OAUTH_TOKEN"),
     Agent("codex", "Codex CLI", ("codex",),
           host_config=(".codex",), profile=(".codex",),
           from_host=(".codex/config.toml", ".codex/AGENTS.md", ".codex/prompts"),
-          credentials=("OPENAI_API_KEY",),
-          hosts=("api.openai.com", "auth.openai.com", "chatgpt.com")),
+          credentials=("OPENAI_API_KEY",), login_file=".codex/auth.json",
+          hosts=("api.openai.com", "auth.openai.com", "chatgpt.com"),
+          system_files={"/etc/codex/config.toml": CODEX_SYSTEM_CONFIG},
+          autonomy_files={"/etc/codex/managed_config.toml": CODEX_POLICY}),
     Agent("gemini", "Gemini CLI", ("gemini",),
           host_config=(".gemini",), profile=(".gemini",),
           from_host=(".gemini/settings.json", ".gemini/GEMINI.md", ".gemini/commands"),
-          credentials=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+          credentials=("GEMINI_API_KEY", "GOOGLE_API_KEY"), login_file=".gemini/oauth_creds.json",
           hosts=("generativelanguage.googleapis.com", "cloudcode-pa.googleapis.com", "oauth2.googleapis.com",
-                 "accounts.google.com", "www.googleapis.com")),
+                 "accounts.google.com", "www.googleapis.com"),
+          # The project was chosen by the user: its trust-this-folder question is answered. Its first-run
+          # defaults are in the image (GEMINI_IMAGE_FILES).
+          env={"GEMINI_CLI_TRUST_WORKSPACE": "true"},
+          autonomy_env={"GEMINI_CLI_SYSTEM_SETTINGS_PATH": GEMINI_AUTONOMOUS_SETTINGS}),
     Agent("opencode", "OpenCode", ("opencode",),
           host_config=(".config/opencode", ".local/share/opencode"),
-          profile=(".config/opencode", ".local/share/opencode"),
+          # Its state directory too: the parents of the profile's mounts are root's in the sandbox, so it could
+          # not make one there itself.
+          profile=(".config/opencode", ".local/share/opencode", ".local/state/opencode"),
           from_host=(".config/opencode/opencode.json", ".config/opencode/opencode.jsonc",
                      ".config/opencode/AGENTS.md", ".config/opencode/agent", ".config/opencode/command",
                      ".config/opencode/mode"),
           credentials=("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"),
-          hosts=("opencode.ai", "models.dev", "api.anthropic.com", "api.openai.com", "openrouter.ai")),
+          hosts=("opencode.ai", "models.dev", "api.anthropic.com", "api.openai.com", "openrouter.ai"),
+          # No auto-update (the image pins the version) and no models list fetched: the one built into the
+          # pinned version serves. It has no first-run screens; a provider's key variable signs it in.
+          env={"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1"},
+          autonomy_files={"/etc/opencode/opencode.json": OPENCODE_POLICY}),
     Agent("shell", "a shell", ("bash", "-l")),
 )}
 AGENTS = tuple(name for name in REGISTRY if name != "shell")  # what settings' `agents:` and images know

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ REGISTRY_HOSTS = {
 NO_PROXY = "localhost,127.0.0.1,::1"
 # Bumped when the role makes the networks differently, so that a running proxy of the old kind is made anew
 # (2: Podman's sandboxes' network has no DNS, hence no resolver and no gateway address on the host).
-NETWORK_LAYOUT = 2
+NETWORK_LAYOUT = 3  # 3: the credential broker in the proxy's network namespace
 # What points the tools inside at the proxy (Node's own fetch needs the last one).
 ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "NODE_USE_ENV_PROXY")
 
@@ -59,6 +60,8 @@ class Names:
     sandboxes: str
     subnet: str
     config_dir: Path
+    broker: str  # the credential broker's container (credentials.py)
+    broker_dir: Path
 
     @property
     def clients(self) -> Path:
@@ -69,7 +72,7 @@ def names_for(uid: int, subnet: str | None) -> Names:
     # Per user: on a shared Docker Engine, each user's sessions have their own proxy and allowlist directory.
     return Names(proxy=f"aishell-egress-{uid}", outbound=f"aishell-egress-{uid}",
                  sandboxes=f"aishell-sandboxes-{uid}", subnet=subnet or f"10.213.{uid % 256}.0/24",
-                 config_dir=state_dir() / "egress")
+                 config_dir=state_dir() / "egress", broker=f"aishell-broker-{uid}", broker_dir=state_dir() / "broker")
 
 
 def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...]) -> list[str]:
@@ -80,15 +83,20 @@ def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...])
 
 def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
     """What the running proxy must match (its label); anything else makes the launch recreate it."""
-    inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.sandboxes, names.subnet],
-              "config_dir": str(names.config_dir), "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
+    inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.sandboxes, names.subnet,
+                                               names.broker],
+              "config_dir": str(names.config_dir), "broker_dir": str(names.broker_dir),
+              "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[str, str]) -> dict[str, object]:
-    """Extra vars for the egress_proxy role, and for the sandbox_image role to build the proxy's image."""
+def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[str, str],
+              image: str) -> dict[str, object]:
+    """Extra vars for the egress_proxy role (`image`: the proxy's image by its own tag), and for the
+    sandbox_image role to build that image."""
     return {
         "sandbox_image_egress": True,
+        "egress_proxy_image": image,
         "egress_proxy_engine": engine,
         "egress_proxy_name": names.proxy,
         "egress_proxy_outbound_network": names.outbound,
@@ -97,6 +105,10 @@ def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[
         "egress_proxy_config_dir": str(names.config_dir),
         "egress_proxy_internal_hosts": internal_hosts,
         "egress_proxy_config_hash": wanted_hash,
+        "egress_proxy_broker_dir": str(names.broker_dir),
+        "egress_proxy_broker_name": names.broker,
+        # The owner of the credentials' files: Docker runs it as the user; rootless Podman's root is the user.
+        "egress_proxy_broker_user": "0:0" if engine == "podman" else f"{os.getuid()}:{os.getgid()}",
     }
 
 
@@ -118,18 +130,22 @@ class Proxy:
 def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | None:
     """The proxy when it runs with the wanted configuration on both of its networks, else None.
 
-    Two engine calls side by side: the proxy's state, and whether its networks still exist. A running
-    proxy can be left without one (removed or disconnected from outside): a sandbox started on a network
-    that is gone fails at launch, and one behind a proxy without its outbound network reaches nothing.
+    Two engine calls side by side: the proxy's and the credential broker's state, and whether the networks
+    still exist. A running proxy can be left without one (removed or disconnected from outside): a sandbox
+    started on a network that is gone fails at launch, and one behind a proxy without its outbound network
+    reaches nothing. The broker must run with the proxy's configuration.
     """
     template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
                 "{{json .NetworkSettings.Networks}}")
     networks = engine.start("network", "inspect", "--format", "{{.Name}}", names.outbound, names.sandboxes)
-    run = engine.run("container", "inspect", "--format", template, names.proxy)
+    run = engine.run("container", "inspect", "--format", template, names.proxy, names.broker)
     networks_exist = engine.finish(networks) == 0
-    running, _, rest = run.stdout.strip().partition(" ")
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or len(lines) != 2 or not networks_exist:
+        return None
+    running, _, rest = lines[0].partition(" ")
     label, _, attachments = rest.partition(" ")
-    if run.returncode != 0 or running != "true" or label != wanted_hash or not networks_exist:
+    if running != "true" or label != wanted_hash or lines[1].split()[:2] != ["true", wanted_hash]:
         return None
     attachments = json.loads(attachments or "null") or {}
     attached = attachments.get(names.sandboxes) or {}
@@ -139,10 +155,11 @@ def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | Non
     return Proxy(interface.ip, interface.network)
 
 
-def register(proxy: Proxy, names: Names, session: str, hosts: list[str]) -> str:
-    """Reserve a free address for `session` and publish its allowlist there; returns the address."""
+def register(proxy: Proxy, names: Names, session: str, hosts: list[str], brokered: Iterable[str] = ()) -> str:
+    """Reserve a free address for `session` and publish its allowlist there, with the hosts whose requests
+    go through the credential broker; returns the address."""
     names.clients.mkdir(parents=True, exist_ok=True)
-    content = "".join(f"{line}\n" for line in [f"session={session}", *hosts])
+    content = "".join(f"{line}\n" for line in [f"session={session}", *hosts, *(f"broker={h}" for h in brokered)])
     with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
         draft.write(content)
     os.chmod(draft.name, 0o644)  # the proxy reads it as its own unprivileged user

@@ -6,6 +6,7 @@ images.py builds on it; settings' locks get the default agent versions from it t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ def role_dir() -> Path:
 
 
 def role_yaml(name: str) -> dict[str, Any]:
-    return yaml.safe_load((role_dir() / name).read_text()) or {}
+    return _read_yaml(role_dir() / name)
+
+
+@functools.cache  # read once a process (a launch asks several times); callers copy what they change
+def _read_yaml(path: Path) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
 def agent_versions() -> dict[str, Any]:

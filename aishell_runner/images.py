@@ -8,6 +8,7 @@ costs a few tens of milliseconds and starts no Ansible.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -88,9 +89,11 @@ def extension_hash(foundation: str, dockerfile: Path) -> str:
     return _filters().extension_hash(foundation, _sha256(dockerfile))
 
 
-EGRESS_FILES = ("templates/Dockerfile.egress.j2", "files/egress/squid.conf", "files/egress/policy")
+EGRESS_FILES = ("templates/Dockerfile.egress.j2", "files/egress/squid.conf", "files/egress/policy",
+                "files/egress/broker.py")
 
 
+@functools.cache  # hashes the role's files: once a process (a launch asks for it more than once)
 def egress_hash(foundation: str) -> str:
     files = {Path(name).name: _sha256(role_dir() / name) for name in EGRESS_FILES}
     return _filters().egress_hash(foundation, files)
@@ -114,22 +117,37 @@ class Freshness:
         return self.foundation_current and self.extension_current is not False and self.egress_current is not False
 
 
-def check(engine: Engine, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
-    """Compare the wanted inputs' hashes with the labels of the images the engine has.
-    `wanted`: the foundation's hash when the caller has it already."""
-    wanted = wanted or foundation_hash(settings)
-    labels = engine.image_labels(settings["sandbox_image_foundation_name"]) or {}
-    foundation_current = labels.get(INPUTS_LABEL) == wanted
-    egress_current = None
+@dataclass(frozen=True)
+class Wanted:
+    name: str  # as set (`localhost/aishell-foundation:latest`): an alias of the one wanted last
+    image: str  # its own tag, NAME:HASH16: what sandboxes run
+    inputs: str  # the hash of its inputs, which its label must hold
+
+
+def wanted_images(settings: dict[str, Any], foundation: str) -> dict[str, Wanted]:
+    """The images these settings want, by kind ("foundation", "egress", "extension"), as the role tags them."""
+    wanted = {"foundation": foundation}
     if settings.get("sandbox_image_egress"):
-        egress_labels = engine.image_labels(settings["sandbox_image_egress_name"]) or {}
-        egress_current = egress_labels.get(INPUTS_LABEL) == egress_hash(wanted)
-    dockerfile = settings.get("sandbox_image_extension_dockerfile")
-    if not dockerfile:
-        return Freshness(foundation_current, None, egress_current)
-    ext_labels = engine.image_labels(settings["sandbox_image_extension_name"]) or {}
-    extension_current = foundation_current and ext_labels.get(INPUTS_LABEL) == extension_hash(wanted, Path(dockerfile))
-    return Freshness(foundation_current, extension_current, egress_current)
+        wanted["egress"] = egress_hash(foundation)
+    if settings.get("sandbox_image_extension_dockerfile"):
+        wanted["extension"] = extension_hash(foundation, Path(settings["sandbox_image_extension_dockerfile"]))
+    return {kind: Wanted(settings[f"sandbox_image_{kind}_name"], own_tag(settings, kind, inputs), inputs)
+            for kind, inputs in wanted.items()}
+
+
+def own_tag(settings: dict[str, Any], kind: str, inputs: str) -> str:
+    """The tag the role gives an image of `kind` made of `inputs` (its name's repository, the hash's start)."""
+    return _filters().addressed_image(settings[f"sandbox_image_{kind}_name"], inputs)
+
+
+def check(engine: Engine, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
+    """Compare the wanted inputs' hashes with the labels of the images the engine has (one engine call).
+    `wanted`: the foundation's hash when the caller has it already."""
+    images = wanted_images(settings, wanted or foundation_hash(settings))
+    labels = engine.image_labels(*(image.image for image in images.values()))
+    current = {kind: labels.get(image.image, {}).get(INPUTS_LABEL) == image.inputs for kind, image in images.items()}
+    return Freshness(current["foundation"], current["foundation"] and current["extension"]
+                     if "extension" in current else None, current.get("egress"))
 
 
 def image_facts(engine: Engine, name: str) -> dict[str, Any]:
@@ -157,8 +175,7 @@ def playbook_vars(settings: dict[str, Any]) -> dict[str, Any]:
     return extravars
 
 
-def wanted_image(settings: dict[str, Any]) -> str:
-    """The image a sandbox runs: the project's when it has one, else the foundation."""
-    if settings.get("sandbox_image_extension_dockerfile"):
-        return settings["sandbox_image_extension_name"]
-    return settings["sandbox_image_foundation_name"]
+def wanted_image(settings: dict[str, Any], foundation: str) -> str:
+    """The image a sandbox runs (its own tag): the project's when it has one, else the foundation."""
+    images = wanted_images(settings, foundation)
+    return (images.get("extension") or images["foundation"]).image

@@ -177,9 +177,11 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
               empty_file: Path | None = None, security=None, network: dict[str, object] | None = None,
-              autonomous: bool = True, environ: dict[str, str] | None = None) -> LaunchPlan:
+              autonomous: bool = True, environ: dict[str, str] | None = None,
+              credential_names: tuple[str, ...] = ()) -> LaunchPlan:
     """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects; `autonomous`
-    puts the agent in its no-approval mode (agents.py)."""
+    puts the agent in its no-approval mode (agents.py); `credential_names` are the variables the settings
+    declare as credentials (passed in when the host has them, as placeholders behind the broker)."""
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
     home = Path(account.pw_dir)
@@ -192,7 +194,7 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
     mounts += [PlannedMount(str(path), str(path), True) for path in protected_paths(project, common)]
     # The agent's sandbox profile, never the host's own configuration of it, and its policy (profiles.py).
     mounts += [PlannedMount(str(source), str(target), readonly)
-               for source, target, readonly in profiles.mounts(harness, home, autonomous)]
+               for source, target, readonly in profiles.mounts(harness, home, autonomous, project)]
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
 
     literal = {**git_identity_env(project), **sandbox_env(REGISTRY[harness], str(home), autonomous)}
@@ -200,6 +202,7 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
     literal.update({var.name: var.value for var in settings_env if var.value is not None})
     passed = [name for name in TERMINAL_ENV + list(REGISTRY[harness].credentials) if name in environ]
     passed += [var.name for var in settings_env if var.value is None and var.name in environ]
+    passed += [name for name in credential_names if name in environ and name not in passed]
     allowlist = (network or {}).get("mode") == "allowlist"
     # In allowlist mode the proxy's address: its values are the session's (egress.Proxy.env).
     proxy = list(PROXY_ENV_NAMES) if allowlist else []

@@ -17,6 +17,7 @@ link inside a profile, and a profile path that is not what it should be stops th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -33,23 +34,34 @@ def profile_dir(agent: str) -> Path:
     return data_dir() / "profiles" / agent
 
 
-def policy_file(agent: str, target: str) -> Path:
-    """Where the host keeps the policy file mounted read-only at `target` (agents.py: `autonomy_files`)."""
-    return state_dir() / "agent-policy" / agent / target.strip("/").replace("/", "_")
+def fixed_files(agent: str, autonomous: bool, project: Path) -> dict[str, str]:
+    """What is mounted read-only at absolute paths, by target: the agent's system settings and, when
+    autonomous, its policy (agents.py), with "{project}" in them the project's path as a quoted string."""
+    spec = REGISTRY[agent]
+    files = {**spec.system_files, **(spec.autonomy_files if autonomous else {})}
+    return {target: content.replace("{project}", json.dumps(str(project))) for target, content in files.items()}
 
 
-def mounts(agent: str, home: Path, autonomous: bool) -> list[tuple[Path, Path, bool]]:
-    """(source, target, read-only) for the agent's profile directories and, when autonomous, its policy."""
+def policy_file(agent: str, target: str, content: str) -> Path:
+    """Where the host keeps `content`, mounted read-only at `target`: named by its digest too, so launches in
+    different projects never rewrite a file that another sandbox is about to mount."""
+    digest = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return state_dir() / "agent-policy" / agent / f"{target.strip('/').replace('/', '_')}.{digest}"
+
+
+def mounts(agent: str, home: Path, autonomous: bool, project: Path) -> list[tuple[Path, Path, bool]]:
+    """(source, target, read-only) for the agent's profile directories, its system settings and, when
+    autonomous, its policy."""
     spec = REGISTRY[agent]
     found = [(profile_dir(agent) / relative, home / relative, False) for relative in spec.profile]
-    if autonomous:
-        found += [(policy_file(agent, target), Path(target), True) for target in spec.autonomy_files]
+    found += [(policy_file(agent, target, content), Path(target), True)
+              for target, content in fixed_files(agent, autonomous, project).items()]
     return found
 
 
-def prepare(agent: str, host_home: Path, *, autonomous: bool, environ: Mapping[str, str]) -> None:
+def prepare(agent: str, host_home: Path, *, autonomous: bool, project: Path, environ: Mapping[str, str]) -> None:
     """Make the profile ready to mount: its directories present and sound, the host's copies current, the
-    first-run screens answered; and the agent's policy files written."""
+    first-run screens answered; and the agent's system settings and policy files written."""
     spec = REGISTRY[agent]
     if not spec.profile:
         return
@@ -58,8 +70,8 @@ def prepare(agent: str, host_home: Path, *, autonomous: bool, environ: Mapping[s
         profile.mkdir(parents=True, exist_ok=True, mode=0o700)
         for relative in spec.profile:
             _sound(profile / relative)
-        for target, content in spec.autonomy_files.items() if autonomous else ():
-            _write_if_changed(policy_file(agent, target), content.encode(), 0o644)
+        for target, content in fixed_files(agent, autonomous, project).items():
+            _write_if_changed(policy_file(agent, target, content), content.encode(), 0o644)
     except OSError as error:
         raise AishellError(f"the {spec.title} sandbox profile {profile} cannot be used: {error.strerror}",
                            hint=f"make it yours and writable (chmod -R u+rwX {profile}), or move it away to "

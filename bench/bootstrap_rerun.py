@@ -1,4 +1,4 @@
-"""Converged re-run of playbooks/bootstrap.yml: the no-op path users hit most.
+"""Converged re-run of playbooks/bootstrap.yml, and its --check: the no-op path users hit most.
 
 Baseline in the same run: ansible-playbook on an empty play against the same
 inventory, i.e. what Ansible itself costs before any of our tasks run.
@@ -37,6 +37,8 @@ def main() -> None:
         time_command(argv, 1, ENV)  # converge first, so every timed run is a no-op
         seconds = median(time_command(argv, RUNS, ENV))
         rows.append(f"| bootstrap.yml, converged, {label} | {seconds:.1f} | {seconds / baseline:.1f} |")
+        checked = median(time_command([*argv, "--check"], RUNS, ENV))
+        rows.append(f"| bootstrap.yml --check, converged, {label} | {checked:.1f} | {checked / baseline:.1f} |")
     os.unlink(empty.name)
     write_section(
         "bootstrap-rerun",

@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from report import median, write_section
-from scan import make_tree
+from report import clock, median, write_section
+from scan import make_project
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 CONFIG = ("engine: docker\nimage:\n  base_source: debootstrap\nagents:\n  codex: {version: \"\"}\n"
           "  gemini: {version: \"\"}\n  opencode: {version: \"\"}\nscan: {content: false}\n")
-
-
-def clock(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -39,10 +31,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aishell-bench-branches-") as scratch:
         root, state = Path(scratch) / "tree", Path(scratch) / "state"
         root.mkdir()
-        print(f"branches: generating and committing {args.files} files", flush=True)
-        make_tree(root, args.files)
-        (root / ".aishell").mkdir()
-        (root / ".aishell" / "config.yaml").write_text(CONFIG)
+        make_project(root, args.files, CONFIG, "branches")
         env = {**os.environ, "XDG_STATE_HOME": str(state)}
         aishell = [sys.executable, "-m", "aishell_runner.cli", "exec", "--project", str(root), "--accept-findings"]
         clock([*aishell, "--", "true"], env)  # converge: images, the proxy, the main tree's launch spec

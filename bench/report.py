@@ -32,6 +32,13 @@ def time_command(argv: Sequence[str], runs: int, env: dict | None = None) -> lis
     return samples
 
 
+def clock(argv: Sequence[str], env: dict[str, str]) -> float:
+    """Wall-clock seconds of one run of argv with `env`; a failure aborts the benchmark."""
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
 

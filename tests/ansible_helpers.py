@@ -17,6 +17,7 @@ class PlayOutcome:
     stats: dict
     custom_stats: dict
     failure_messages: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # the names of the tasks that ran (not skipped), in order
 
     def changed(self, host: str = "localhost") -> int:
         return self.stats.get("changed", {}).get(host, 0)
@@ -26,11 +27,14 @@ def run_play(playbook: str, tmp_path: Path, extravars: dict | None = None, cmdli
     """Run `playbook` (relative to the repo) against this machine."""
     failures: list[str] = []
     custom: dict = {}
+    ran: list[str] = []
 
     def on_event(event: dict) -> bool:
         data = event.get("event_data", {})
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             failures.append(json.dumps(data.get("res", {}).get("msg", "")))
+        if event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_item_on_ok"):
+            ran.append(data.get("task", ""))
         if event.get("event") == "playbook_on_stats":
             custom.update(data.get("artifact_data") or {})
         return True
@@ -50,4 +54,5 @@ def run_play(playbook: str, tmp_path: Path, extravars: dict | None = None, cmdli
         cancel_callback=lambda: False,
         quiet=True,
     )
-    return PlayOutcome(rc=runner.rc, stats=runner.stats or {}, custom_stats=custom, failure_messages=failures)
+    return PlayOutcome(rc=runner.rc, stats=runner.stats or {}, custom_stats=custom, failure_messages=failures,
+                       ran=ran)

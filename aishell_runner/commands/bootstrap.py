@@ -21,6 +21,7 @@ EPILOG = """examples:
   sudo aishell-run bootstrap                                 # the OS family's natural engine
   sudo aishell-run bootstrap --engine podman --rootless-user alice
   sudo aishell-run bootstrap --engine docker --engine podman --check
+  sudo aishell-run bootstrap --gvisor                        # and gVisor's runsc (security.runtime)
   sudo aishell-run bootstrap --json | jq .hosts
 
 It installs the engine from the distribution's packages, configures it,
@@ -60,6 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--wsl-systemd", action="store_true",
                         help="on WSL2: turn systemd on in /etc/wsl.conf, so that Docker runs as a service after "
                              "`wsl --shutdown` (until then it is started without an init system)")
+    parser.add_argument("--gvisor", action="store_true",
+                        help="also install gVisor's runsc from the distribution's packages and register it with "
+                             "each engine (and rootless user), for security.runtime: runsc or auto; where it "
+                             "cannot be had the summary says why. Without it, a registration by an earlier --gvisor "
+                             "is kept while runsc is installed")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     extravars = {"bootstrap_engines": engines, "container_runtime_rootless_users": args.rootless_user}
     if args.wsl_systemd:  # only when asked: an extra var would override the inventory's choice
         extravars["container_runtime_wsl_systemd"] = True
+    if args.gvisor:
+        extravars["container_runtime_gvisor"] = True
     title = "Checking this machine" if args.check else "Bootstrapping this machine"
     with ui.progress(title) as show_task:
         result = run_playbook("bootstrap.yml", extravars, check=args.check, on_task=show_task)
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if not result.ok:
         raise failure_error(result)
     if not ui.json_mode:
-        _print_summary(ui, result, args.check)
+        _print_summary(ui, result, args.check, args.gvisor)
         _warn_about_skipped_users(ui, result, args.rootless_user)
     return EXIT_OK
 
@@ -143,6 +151,19 @@ def _verdict(value: Any) -> str:
     return "not run"
 
 
+def _gvisor(value: Any, asked: bool) -> str:
+    """The report's gvisor entry ({available, reason}, or none when not asked for) in a cell. Asked for and
+    still none: the engine was set up by a role that does not install runsc (macOS's Lima VM)."""
+    if not isinstance(value, dict):
+        return "[red]no[/]: this engine's set-up does not install runsc (macOS's Lima VM)" if asked else \
+            "not asked (--gvisor)"
+    if value.get("available") is True:
+        return "[green]yes[/]"
+    if value.get("available") is None:
+        return "not run"
+    return f"[red]no[/]: {escape(str(value.get('reason') or '?'))}"
+
+
 def _cell(value: Any) -> str:
     return escape(str(value)) if value not in (None, "") else "?"
 
@@ -164,23 +185,29 @@ def _warn_about_skipped_users(ui: UI, result: PlaybookResult, wanted: list[str])
                      "(ask for it with --engine podman)", markup=False, soft_wrap=True)
 
 
-def _print_summary(ui: UI, result: PlaybookResult, check: bool) -> None:
+def _print_summary(ui: UI, result: PlaybookResult, check: bool, asked_gvisor: bool = False) -> None:
     reports = host_reports(result)
     if not reports:
         ui.out.print("The playbook reported no engines (no `aishell_bootstrap` custom stat).")
     engines = Table(title="Check mode: nothing was changed" if check else "Container engines")
-    for column in ("host", "engine", "version", "runs as", "verified"):
-        engines.add_column(column)
+    gvisor = asked_gvisor or any(isinstance(info.get("gvisor"), dict) for report in reports.values()
+                                 for key in ("engines", "rootless_users") for _, info in _section(report, key))
+
+    def gvisor_cell(info: dict[str, Any]) -> list[str]:
+        return [_gvisor(info.get("gvisor"), asked_gvisor)] if gvisor else []
+
+    for column in ("host", "engine", "version", "runs as", "verified", *(["gVisor (runsc)"] if gvisor else [])):
+        engines.add_column(column, overflow="fold")
     users = Table(title="Rootless users")
-    for column in ("host", "user", "storage", "verified"):
-        users.add_column(column)
+    for column in ("host", "user", "storage", "verified", *(["gVisor (runsc)"] if gvisor else [])):
+        users.add_column(column, overflow="fold")
     for host, report in sorted(reports.items()):
         for engine, info in _section(report, "engines"):
             engines.add_row(escape(host), escape(engine), _cell(info.get("version")), _cell(info.get("service")),
-                            _verdict(info.get("verified")))
+                            _verdict(info.get("verified")), *gvisor_cell(info))
         for user, info in _section(report, "rootless_users"):
             users.add_row(escape(host), escape(user), _cell(info.get("storage_driver")),
-                          _verdict(info.get("verified")))
+                          _verdict(info.get("verified")), *gvisor_cell(info))
     if engines.row_count:
         ui.out.print(engines)
     if users.row_count:

@@ -58,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     project = find_project(args.project)
     chosen = load_settings(project)
+    wanted = overrides(args, chosen, project)  # bad flags are refused before the engine is asked anything
     engine = choose_engine(args.engine or chosen.engine)
-    settings = images.settings_with({**overrides(args, chosen, project), "sandbox_image_engine": engine.name})
+    settings = images.settings_with({**wanted, "sandbox_image_engine": engine.name})
     started = time.perf_counter()
     freshness = images.check(engine, settings)
     if freshness.all_current and not args.force:
@@ -98,12 +99,9 @@ def overrides(args: argparse.Namespace, chosen: Settings, project: Path) -> dict
 
 
 def _finish(ui: UI, engine: Engine, settings: dict[str, Any], *, built: list[str], seconds: float) -> int:
-    names = [settings["sandbox_image_foundation_name"]]
-    if settings.get("sandbox_image_egress"):
-        names.append(settings["sandbox_image_egress_name"])
-    if settings.get("sandbox_image_extension_dockerfile"):
-        names.append(settings["sandbox_image_extension_name"])
-    rows = [{"name": name, "built": name in built, **images.image_facts(engine, name)} for name in names]
+    wanted = images.wanted_images(settings, images.foundation_hash(settings)).values()
+    rows = [{"name": image.name, "image": image.image, "built": image.name in built,
+             **images.image_facts(engine, image.image)} for image in wanted]
     fell_back = settings["sandbox_image_base_source"] == "registry" and rows[0]["base"] == "debootstrap"
     if ui.json_mode:
         ui.emit_json({"ok": True, "engine": engine.name, "images": rows, "seconds": round(seconds, 3),
@@ -117,6 +115,6 @@ def _finish(ui: UI, engine: Engine, settings: dict[str, Any], *, built: list[str
         table.add_column(column)
     for row in rows:
         size = f"{row['size_bytes'] / 1e6:.0f} MB" if row["size_bytes"] else "?"
-        table.add_row(row["name"], "built" if row["built"] else "up to date", row["base"] or "-", size)
+        table.add_row(row["image"], "built" if row["built"] else "up to date", row["base"] or "-", size)
     ui.out.print(table)
     return EXIT_OK

@@ -11,8 +11,9 @@ from pathlib import Path
 from rich.table import Table
 
 from .. import images, platforms
-from ..engines import ENGINES, answering
-from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_FAILURE, EXIT_OK
+from ..engines import ENGINES, answering, runtimes
+from ..engines.base import Engine
+from ..errors import EXIT_ENGINE_UNAVAILABLE, EXIT_FAILURE, EXIT_OK, AishellError
 from ..ui import UI
 
 NAME = "check"
@@ -59,11 +60,40 @@ def findings() -> list[Finding]:
             free = shutil.disk_usage(root).free
             found.append(Finding(f"{name} free disk", free >= MIN_FREE_BYTES, f"{free / 1e9:.1f} GB free in {root}",
                                  "free some space, or run `aishell-run gc`" if free < MIN_FREE_BYTES else ""))
+    if engines:
+        wanted = _wanted_runtime()
+        found += [_gvisor_finding(engine, wanted) for engine in engines]
     found += [Finding(*row) for row in platforms.findings()]  # Lima VM (macOS), WSL (aishell_runner/platforms/)
     ca = images.ca_bundle_path("auto")
     found.append(Finding("CA bundle", ca is not None, str(ca) if ca else "none found",
                          "" if ca else "install ca-certificates, or build with --ca-bundle PATH"))
     return found
+
+
+def _wanted_runtime() -> str:
+    """security.runtime of the settings here (the current directory's project), runc when they cannot be read:
+    `aishell-run settings --check` is the place for their errors."""
+    from ..project import find_project
+    from ..settings import load_settings
+
+    try:
+        return load_settings(find_project(None)).security.runtime
+    except AishellError:
+        return "runc"
+
+
+def _gvisor_finding(engine: Engine, wanted: str) -> Finding:
+    """Whether the engine has gVisor's runtime: a problem only where the settings ask for runsc."""
+    refusal = engine.runtime_refusal(runtimes.GVISOR)
+    if refusal is not None:
+        return Finding(f"{engine.name} gVisor (runsc)", wanted != runtimes.GVISOR,
+                       f"unavailable: {refusal}; security.runtime here: {wanted}",
+                       "" if wanted != runtimes.GVISOR else "use rootful Docker or Podman for runsc, or "
+                                                             "security.runtime: auto or runc")
+    has = runtimes.available(engine, runtimes.GVISOR, fresh=True)
+    detail = ("registered" if has else "not registered") + f"; security.runtime here: {wanted}"
+    fix = "" if has else runtimes.BOOTSTRAP_HINT.format(engine=engine.name) + " (where the distribution packages runsc)"
+    return Finding(f"{engine.name} gVisor (runsc)", has or wanted != runtimes.GVISOR, detail, fix)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
-from .. import audit, egress, host_run_files, images, owner, platforms, profiles
+from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
-from ..engines import choose_engine, engine_answers, unavailable
+from ..engines import choose_engine, engine_answers, runtimes, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
@@ -29,6 +32,8 @@ from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session, session_argv, session_command
 from ..settings import Settings, SettingsError, load_settings
 from ..ui import UI
+
+T = TypeVar("T")
 
 # What `docker run` and `podman run` answer when the engine itself failed (not the command).
 ENGINE_FAILED = 125
@@ -100,14 +105,18 @@ class Prepared:
     egress: egress.Names | None = None
     egress_vars: dict = field(default_factory=dict)  # the cold playbook's variables for the proxy
     autonomous: bool = True  # the agent in its no-approval mode (settings: agents.<name>.autonomous)
+    # Behind the proxy: the credentials the broker swaps in (credentials.py), and the agent's upstream.
+    credentials: dict = field(default_factory=dict)
+    upstream: str | None = None
+    runtime_setting: str = "runc"  # security.runtime as the settings say (the plan holds the resolved one)
 
     @property
     def egress_hash(self) -> str:
         return str(self.egress_vars.get("egress_proxy_config_hash", ""))
 
 
-def _network(settings: Settings, harness: str, engine: Engine,
-             foundation: str) -> tuple[dict, egress.Names | None, dict]:
+def _network(settings: Settings, harness: str, engine: Engine, image_settings: dict, foundation: str,
+             image: str) -> tuple[dict, egress.Names | None, dict]:
     """The plan's network part, and in allowlist mode the proxy's names and role variables."""
     network = settings.network
     if network.mode != "allowlist":
@@ -117,10 +126,20 @@ def _network(settings: Settings, harness: str, engine: Engine,
                             "the proxy)", "set network.mode: open in the settings that publish ports",
                             key="ports")
     names = egress.names_for(os.getuid(), network.subnet)
-    wanted = egress.config_hash(images.egress_hash(foundation), names, network.internal_hosts)
-    hosts = egress.allowlist(harness, network.allow, network.registries)
-    role_vars = egress.role_vars(engine.name, names, wanted, network.internal_hosts)
-    return {"mode": "allowlist", "name": names.sandboxes, "allow": hosts}, names, role_vars
+    proxy_inputs = images.egress_hash(foundation)
+    wanted = egress.config_hash(proxy_inputs, names, network.internal_hosts)
+    # The hosts of the credentials the settings declare, when this machine has them: what they are for.
+    declared = tuple(host for credential in settings.credentials if os.environ.get(credential.variable)
+                     for host in credential.hosts)
+    hosts = egress.allowlist(harness, (*network.allow, *declared), network.registries)
+    proxy_image = images.own_tag(image_settings, "egress", proxy_inputs)
+    role_vars = egress.role_vars(engine.name, names, wanted, network.internal_hosts, proxy_image)
+    # The image's trust store with the broker's CA beside it (the sandbox_launch role writes it), over the
+    # image's own: every TLS client inside trusts the broker for the hosts it takes.
+    public = names.broker_dir / "public"
+    trust = public / f"trust-{hashlib.sha256(image.encode()).hexdigest()[:12]}.crt"
+    return ({"mode": "allowlist", "name": names.sandboxes, "allow": hosts, "trust_bundle": str(trust),
+             "broker_ca": str(public / "ca.crt")}, names, role_vars)
 
 
 def require_agent_in_image(agent: str, image_settings: dict) -> None:
@@ -132,6 +151,19 @@ def require_agent_in_image(agent: str, image_settings: dict) -> None:
                            hint=f"remove that line or give a version (agents: {{{agent}: {{version: latest}}}}) in "
                                 ".aishell/config.yaml or ~/.config/aishell/config.yaml; the next launch builds it",
                            exit_code=EXIT_USAGE)
+
+
+def _require_a_credential(agent: str, plan: LaunchPlan) -> None:
+    """An agent opened with nothing to sign in with would stop at its login screen, or fail at its first
+    request: say which variable it wants before any sandbox starts."""
+    variables = REGISTRY[agent].credentials
+    why = credentials.missing(agent, variables, plan.env_names, profiles.profile_dir(agent))
+    if why:
+        extra = f" ({REGISTRY[agent].login_hint})" if REGISTRY[agent].login_hint else ""
+        raise AishellError(f"{REGISTRY[agent].title} has no credential: {why}",
+                           hint=f"export {variables[0]}=...{extra} and launch again: behind the egress proxy the "
+                                f"sandbox gets a placeholder, never the value. To sign in inside instead: "
+                                f"`aishell-run exec -- {agent}`", exit_code=EXIT_USAGE)
 
 
 def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
@@ -162,6 +194,11 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     elif harness != "shell":
         require_agent_in_image(harness, image_settings)
         command = [harness, *settings.agents[harness].args]
+    # The plan holds the runtime this launch uses (runc or runsc), so that registering gVisor or taking it
+    # away makes the next launch cold; a runsc the engine lacks ends here, before anything starts (a
+    # branch's worktree too).
+    security = replace(settings.security, runtime=runtimes.resolve(settings.security.runtime, engine))
+    runtimes.check_limits(security.runtime, settings.resources.pids)
     if getattr(args, "branch", None):
         # The sandbox works in the branch's worktree; the settings and images stay the project's (the
         # worktree's own .aishell/ is the agent's to write).
@@ -174,9 +211,10 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         hidden += [Path(path) for path in chosen]
     autonomous = harness in settings.agents and settings.agents[harness].autonomous
     foundation = images.foundation_hash(image_settings)
-    network, names, egress_vars = _network(settings, harness, engine, foundation)
+    image = images.wanted_image(image_settings, foundation)
+    network, names, egress_vars = _network(settings, harness, engine, image_settings, foundation, image)
     plan = make_plan(
-        engine=engine, image=images.wanted_image(image_settings), project=project, harness=harness,
+        engine=engine, image=image, project=project, harness=harness,
         command=command, settings_mounts=settings.mounts, settings_env=settings.env,
         resources={"cpus": settings.resources.cpus, "memory": settings.resources.memory,
                    "pids": settings.resources.pids},
@@ -184,16 +222,31 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         ports=settings.ports,
         pre_start=settings.pre_start,
         hidden=tuple(hidden),
-        security=settings.security,
+        security=security,
         network=network,
         empty_file=state_dir() / "empty",
         autonomous=autonomous,
+        credential_names=tuple(credential.variable for credential in settings.credentials),
     )
+    if ui is not None and args.command_argv is None and harness != "shell":  # a launch, not `plan`
+        _require_a_credential(harness, plan)
     # One state directory per plan (the passwd files it mounts are part of it).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
         plan.passwd_dir = str(state)
-    return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars, autonomous)
+    # Behind the proxy every credential passed in is brokered; in the open network there is no broker.
+    behind_proxy = {name: credential for name, credential in credentials.brokered(settings.credentials).items()
+                    if name in plan.env_names} if names else {}
+    upstream = settings.agents[harness].upstream if harness in settings.agents else None
+    if upstream and ui is not None and names:
+        why = credentials.upstream_problem(upstream)
+        if why:
+            raise AishellError(f"agents.{harness}.upstream {upstream}: {why}",
+                               hint="start the gateway, or correct or remove agents."
+                                    f"{harness}.upstream (`aishell-run settings` shows which file sets it)",
+                               exit_code=EXIT_USAGE)
+    return Prepared(engine, plan, image_settings, foundation, state, names, egress_vars, autonomous,
+                    behind_proxy, upstream, settings.security.runtime)
 
 
 def _branch_worktree(args: argparse.Namespace, project: Path, settings: Settings, ui: UI | None) -> Path:
@@ -213,12 +266,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     engine, plan = ready.engine, ready.plan
     spec_file = ready.state / "launch.json"
     spec = _read_spec(spec_file)
-    warm = (spec.get("plan_hash") == plan.digest()
-            and images.check(engine, ready.image_settings, ready.foundation_hash).all_current)
-    proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash) if warm and ready.egress else None
-    if not warm or (ready.egress and proxy is None):
+    spec_current = spec.get("plan_hash") == plan.digest()
+    images_current, proxy = _engine_ready(engine, ready) if spec_current else (False, None)
+    if not (spec_current and images_current) or (ready.egress and proxy is None):
         with _one_preparation_at_a_time():
-            _prepare_cold(ui, ready)
+            # Asked again under the lock: what another launch prepared meanwhile counts. With the images current
+            # and the proxy running, Ansible only renders the launch spec.
+            images_current, proxy = _engine_ready(engine, ready)
+            _prepare_cold(ui, ready, spec_only=images_current and (proxy is not None or not ready.egress))
         spec = _read_spec(spec_file)
         if spec.get("plan_hash") != plan.digest():
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
@@ -228,7 +283,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             if proxy is None:
                 raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
                                    hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
-    profiles.prepare(plan.harness, Path.home(), autonomous=ready.autonomous, environ=os.environ)
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)
@@ -237,12 +291,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     guard = None
     try:
         if proxy is not None:
-            address = egress.register(proxy, ready.egress, name, plan.network["allow"])
+            swaps = credentials.open_session(ready.egress.broker_dir, name, ready.credentials, env, ready.upstream)
+            env.update({swap.credential.variable: swap.placeholder for swap in swaps})
+            hosts = sorted({host for swap in swaps for host in swap.credential.hosts})
+            address = egress.register(proxy, ready.egress, name, plan.network["allow"], brokered=hosts)
             env.update(proxy.env())
+        # The agent's first-run answers are for what the sandbox holds: the placeholders, behind the broker.
+        profiles.prepare(plan.harness, Path.home(), autonomous=ready.autonomous, project=Path(plan.project),
+                         environ=env)
         env_options, receive = engine.pass_env(spec["env"], plan.secret_names, name, env)
         argv = session_argv(spec["engine"], spec["options"], env_options, spec["image"],
                             [*receive, *session_command(plan)], name=name, address=address)
-        registration = [["rm", "-f", str(ready.egress.clients / address)]] if address else []
+        registration = [["rm", "-f", str(ready.egress.clients / address),
+                         str(credentials.session_file(ready.egress.broker_dir, name))]] if address else []
         guard = owner.Guard(name, [*engine.cleanup_steps(name), *registration])
         status = run_session(engine, argv, name, env)
     finally:
@@ -251,10 +312,48 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         engine.forget_secrets(name)
         if address:
             egress.unregister(ready.egress, address)
+        if proxy is not None:
+            credentials.close_session(ready.egress.broker_dir, name)
         _report_host_run_files(ui, plan, watched)
     if status == ENGINE_FAILED and not engine_answers(engine.name):
         raise unavailable(engine.name)
+    if (status == ENGINE_FAILED and plan.security["runtime"] == runtimes.GVISOR
+            and not runtimes.available(engine, runtimes.GVISOR, fresh=True)):
+        # Known to the cache, gone from the engine since (its registration taken back): the engine's
+        # refusal said only "unknown runtime"; the next launch sees the fresh answer.
+        raise runtimes.missing(engine.name, ready.runtime_setting)
     return status
+
+
+def _engine_ready(engine: Engine, ready: Prepared) -> tuple[bool, egress.Proxy | None]:
+    """Whether the images are current, and the proxy when it runs as wanted: the engine's answers, side by side."""
+    asked = _in_background(egress.running_proxy, engine, ready.egress, ready.egress_hash) if ready.egress else None
+    current = images.check(engine, ready.image_settings, ready.foundation_hash).all_current
+    return current, asked() if asked else None
+
+
+def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]:
+    """function(*args) started in a thread (concurrent.futures would cost the warm path its import); the call
+    returned waits for the result, or raises the function's exception."""
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_outcome(function, args)), daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        value, error = outcome[0]
+        if error is not None:
+            raise error
+        return value
+
+    return result
+
+
+def _outcome(function: Callable, args: tuple) -> tuple[object, BaseException | None]:
+    try:
+        return function(*args), None
+    except BaseException as error:  # raised again in the caller's thread
+        return None, error
 
 
 def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> None:
@@ -293,14 +392,16 @@ def _one_preparation_at_a_time() -> Iterator[None]:
         yield
 
 
-def _prepare_cold(ui: UI, ready: Prepared) -> None:
-    """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan."""
+def _prepare_cold(ui: UI, ready: Prepared, *, spec_only: bool) -> None:
+    """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan;
+    `spec_only` when the images and the proxy are known to be as wanted."""
     plan = ready.plan
     extravars = {
         **images.playbook_vars(ready.image_settings),
         "sandbox_launch_state_dir": str(ready.state),
         "sandbox_launch_plan": plan.role_input(),
         "sandbox_launch_plan_hash": plan.digest(),
+        "sandbox_launch_spec_only": spec_only,
     }
     if ready.egress:
         extravars.update(ready.egress_vars)
@@ -323,6 +424,10 @@ def _create_empty_file(plan: LaunchPlan) -> None:
         Path(plan.empty_file).touch(mode=0o444)
 
 
+def _runtime_words(runtime: object) -> str:
+    return "runsc (gVisor: the sandbox's own kernel)" if runtime == runtimes.GVISOR else "runc (the host's kernel)"
+
+
 def show_plan(args: argparse.Namespace, ui: UI) -> int:
     plan = prepare(args).plan
     public = plan.public()
@@ -343,6 +448,7 @@ def show_plan(args: argparse.Namespace, ui: UI) -> int:
         table.add_row("hidden (seen empty)", "\n".join(public["hidden"]))
     table.add_row("env (names)", ", ".join(public["env"]))
     table.add_row("resources", json.dumps(public["resources"]))
+    table.add_row("runtime", _runtime_words(plan.security["runtime"]))
     table.add_row("network", plan.network["mode"] + (f": {', '.join(plan.network['allow']) or 'nothing'}"
                                                       if plan.network["mode"] == "allowlist" else ""))
     table.add_row("argv", " ".join(public["argv"]))

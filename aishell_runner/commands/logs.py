@@ -35,13 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def refusals(engine: Engine) -> list[dict[str, str]]:
-    """Every refused request in the proxy's log (the engine keeps it, rotated)."""
-    proxy = names_for(os.getuid(), None).proxy
-    run = engine.run("logs", proxy)
-    if run.returncode != 0:
-        return []
+    """Every refused request in the logs of the proxy and of the credential broker (the engine keeps them,
+    rotated; both write squid's "aishell" format)."""
+    names = names_for(os.getuid(), None)
+    lines = []
+    for container in (names.proxy, names.broker):
+        run = engine.run("logs", container)
+        if run.returncode == 0:
+            lines += run.stdout.splitlines()
     rows = []
-    for line in run.stdout.splitlines():
+    for line in lines:
         values = line.split(" ", len(FIELDS) - 1)
         if len(values) == len(FIELDS):
             row = dict(zip(FIELDS, values, strict=True))
@@ -81,7 +84,10 @@ def show(args: argparse.Namespace, ui: UI) -> int:
         table.add_column(column)
     for row in rows:
         when = datetime.fromtimestamp(float(row["time"])).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(when, row["session"], f"{row['method']} {row['destination']}", row["reason"].replace("_", " "))
+        # The broker's reasons name the variable after a colon: "credential_not_for_host:OPENAI_API_KEY".
+        reason, _, variable = row["reason"].partition(":")
+        why = reason.replace("_", " ") + (f" ({variable})" if variable else "")
+        table.add_row(when, row["session"], f"{row['method']} {row['destination']}", why)
     ui.out.print(table)
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .. import owner
+from .. import credentials, owner
 from ..egress import forget_gone, names_for
 from ..engines import answering
 from ..engines.base import Engine
@@ -141,7 +141,9 @@ def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
             if engine.run("rmi", image).returncode == 0:
                 removed.append(f"{engine.name} image {image}")
     # One allowlist directory serves the user's proxies on every engine.
-    removed += [f"egress registration of {session}" for session in forget_gone(names_for(os.getuid(), None), all_live)]
+    names = names_for(os.getuid(), None)
+    removed += [f"egress registration of {session}" for session in forget_gone(names, all_live)]
+    removed += [f"broker credentials of {session}" for session in credentials.forget_gone(names.broker_dir, all_live)]
     if ui.json_mode:
         ui.emit_json({"removed": removed})
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
 
@@ -68,10 +70,17 @@ class Engine:
         driver, _, root = self.run("info", "--format", self.storage_format).stdout.strip().partition(" ")
         return driver, root
 
-    def image_labels(self, image: str) -> dict[str, str] | None:
-        """The image's labels, or None when the engine has no such image."""
-        run = self.run("image", "inspect", "--format", "{{json .Config.Labels}}", image)
-        return (json.loads(run.stdout or "null") or {}) if run.returncode == 0 else None
+    def image_labels(self, *images: str) -> dict[str, dict[str, str]]:
+        """The labels of each of `images` the engine has, by the name asked for; one call for them all (the
+        engine answers for those it has, in no order to rely on: each answer carries the image's names)."""
+        run = self.run("image", "inspect", "--format", "{{json .RepoTags}}\t{{json .Config.Labels}}", *images)
+        found: dict[str, dict[str, str]] = {}
+        for line in run.stdout.splitlines():
+            tags, _, labels = line.partition("\t")
+            with contextlib.suppress(ValueError, TypeError):
+                for name in set(json.loads(tags) or ()) & set(images):
+                    found[name] = json.loads(labels or "null") or {}
+        return found
 
     def keeps_user_id(self) -> bool:
         """Whether the engine maps the user to the same IDs inside through a user namespace (rootless Podman)."""
@@ -80,6 +89,21 @@ class Engine:
     def limits(self) -> str:
         """How the plan's `resources` are enforced: "cgroup", or "nproc" where only the process count can be."""
         return "cgroup"
+
+    def has_runtime(self, runtime: str) -> bool:
+        """Whether the engine can run a container under the OCI runtime `runtime` (asks it: engines/runtimes.py
+        keeps the answer)."""
+        return False
+
+    def runtime_refusal(self, runtime: str) -> str | None:
+        """Why the engine, as it runs here, cannot run sandboxes under `runtime` whatever is registered; None
+        when nothing stands in the way but the registration."""
+        return None
+
+    def runtime_config_paths(self) -> list[Path] | None:
+        """The files on this machine that register the engine's runtimes, and its socket (made anew when the
+        daemon restarts); None when the engine is not on this machine."""
+        return None
 
     def uses_passwd_files(self) -> bool:
         """Whether the sandbox needs our passwd/group files (no engine-made entry for the user)."""

@@ -7,8 +7,27 @@ home. Everything else is the base Engine's.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from .base import Engine
+
+DAEMON_JSON = Path("/etc/docker/daemon.json")
 
 
 class Docker(Engine):
     name = "docker"
+
+    def has_runtime(self, runtime: str) -> bool:
+        # The daemon's registered runtimes (daemon.json's `runtimes`, --add-runtime), by name.
+        run = self.run("info", "--format", "{{json .Runtimes}}")
+        try:
+            return run.returncode == 0 and runtime in (json.loads(run.stdout or "null") or {})
+        except ValueError:
+            return False
+
+    def runtime_config_paths(self) -> list[Path] | None:
+        from . import _local_docker_socket  # here: the package imports this module
+
+        socket = _local_docker_socket()
+        return None if socket is None else [DAEMON_JSON, Path(socket)]

@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..errors import AishellError
 from .base import Engine, env_options
 
+# Where `bootstrap --gvisor` puts the runsc that the engines run (roles/container_runtime/vars/main.yml).
+GVISOR_WRAPPER = "/usr/local/lib/aishell/runsc"
 SECRET_PREFIX = "aishell-"
 SECRET_TARGET = "aishell-env-"  # mounted as /run/secrets/aishell-env-NAME
 # Exports each mounted secret file as the variable it is named after, then runs the command.
@@ -49,6 +52,38 @@ class Podman(Engine):
 
     def uses_passwd_files(self) -> bool:
         return os.geteuid() == 0  # rootless keep-id writes the user's entry itself
+
+    def has_runtime(self, runtime: str) -> bool:
+        # Podman looks the name up in containers.conf's [engine.runtimes] (and its built-in paths) and fails
+        # when no such binary exists; `info` then reports the runtime it found. Its built-in list has runsc at
+        # /usr/bin/runsc: once the package is installed Podman "has" runsc, registered or not, and may run it
+        # without the flags the host needs (seen: every container refused on Linux 6.18). Registered is the
+        # wrapper that `bootstrap --gvisor` verified and named (roles/container_runtime/tasks/gvisor.yml).
+        run = self.run("--runtime", runtime, "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}")
+        name, _, path = run.stdout.strip().partition(" ")
+        return run.returncode == 0 and name == runtime and (runtime != "runsc" or path == GVISOR_WRAPPER)
+
+    def runtime_refusal(self, runtime: str) -> str | None:
+        # Measured with Debian 12's runsc and Podman 4.3: as a rootless user runsc creates no sandbox that has a
+        # network ("error setting up chroot: error converting mounts: operation not permitted"); it needs root
+        # outside `runsc do` (gVisor issues 311 and 7449). Only --network=none ran, and a sandbox needs the proxy.
+        if runtime == "runsc" and os.geteuid() != 0:
+            return ("rootless Podman cannot run sandboxes under runsc: gVisor runs containers with a network only "
+                    "as root (gVisor issue 7449)")
+        return None
+
+    def runtime_config_paths(self) -> list[Path] | None:
+        if os.environ.get("CONTAINER_HOST") or os.environ.get("CONTAINER_CONNECTION"):
+            return None  # a remote Podman (macOS's Lima VM): its files are not here
+        # containers.conf(5): the package's file, the system's, the user's, each with its drop-ins.
+        config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "containers"
+        files = [Path(os.environ["CONTAINERS_CONF"])] if os.environ.get("CONTAINERS_CONF") else []
+        for base in (Path("/usr/share/containers"), Path("/etc/containers"), config):
+            drop_ins = base / "containers.conf.d"
+            files += [base / "containers.conf", drop_ins]
+            if drop_ins.is_dir():
+                files += sorted(drop_ins.glob("*.conf"))
+        return files
 
     def pass_env(self, names: list[str], secret_names: list[str], session: str,
                  env: Mapping[str, str]) -> tuple[list[str], list[str]]:

@@ -1,10 +1,14 @@
 """Secrets inside files: gitleaks when it is on PATH, otherwise detect-secrets.
 
 detect-secrets is slow (pure Python, every plugin on every line), so its
-results are cached per file, keyed by size and modification time and, when
-those changed, by the hash of the content: a warm re-scan of an unchanged tree
-reads no file. The cache holds rule ids, line numbers and the scanner's hash of
-each secret, never a secret.
+results are cached per file, keyed by size, modification time and ctime and,
+when those changed, by the hash of the content: a warm re-scan of an unchanged
+tree reads no file. The ctime is in the key because no program can set it: a
+sandboxed agent that writes a secret into a file and puts its size and mtime
+back still changes its ctime, so the next launch reads the file again. A file
+changed in the moment it was scanned is read again at the next scan ("racy",
+as in walk.py). The cache holds rule ids, line numbers and the scanner's hash
+of each secret, never a secret.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .findings import Finding, ScanResult, Skipped
-from .walk import File
+from .walk import File, racy
 
 MAX_BYTES = 2 * 1024 * 1024
 CACHE_VERSION = 1
@@ -56,18 +61,18 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
                     progress: Progress | None) -> list[Finding]:
     cache = _Cache(cache_dir / (hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"))
     hits: dict[str, list[Hit]] = {}
-    unknown: list[tuple[File, str]] = []  # files to read, with their (size, mtime) key
+    unknown: list[tuple[File, str]] = []  # files to read, with their key
     for file in files:
         try:
-            stat = file.entry.stat(follow_symlinks=False)
+            stat = os.lstat(file.path)
         except OSError as error:  # listed but not searchable (a directory with r but not x), or gone since
             result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
             continue
         if stat.st_size > MAX_BYTES:
             result.skipped.append(Skipped(file.relative, "larger than 2 MiB (content not scanned)"))
             continue
-        key = f"{stat.st_size}:{stat.st_mtime_ns}"
-        digest = cache.digest_for(file.relative, key)
+        key = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
+        digest = cache.digest_for(file.relative, key, stat.st_ctime_ns)
         if digest is None:
             unknown.append((file, key))
         else:
@@ -152,14 +157,16 @@ class _Cache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.files, self.results = _read_cache(path)
+        self.files, self.results, self.last_started = _read_cache(path)
+        self.started = time.time_ns()
         self.kept: dict[str, str] = {}
         self.changed = False
         self._clean: set[str] | None = None
 
-    def digest_for(self, relative: str, key: str) -> str | None:
+    def digest_for(self, relative: str, key: str, ctime: int) -> str | None:
+        """The digest remembered for the file while its key is the one remembered, and was not racy then."""
         entry = self.files.get(relative)
-        if entry and entry.startswith(key + ":"):
+        if entry and entry.startswith(key + ":") and not racy(ctime, self.last_started):
             self.kept[relative] = entry
             return entry[len(key) + 1:]
         return None
@@ -183,7 +190,7 @@ class _Cache:
         if not self.changed and len(self.kept) == len(self.files):
             return
         live = {entry.rpartition(":")[2] for entry in self.kept.values()}
-        data = {"version": CACHE_VERSION, "files": self.kept,
+        data = {"version": CACHE_VERSION, "started": self.started, "files": self.kept,
                 "results": {d: r for d, r in self.results.items() if d in live}}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -193,8 +200,9 @@ class _Cache:
             os.replace(handle.name, self.path)
 
 
-def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None]]:
-    """The saved files and results, or none when the cache is missing, of another version or damaged.
+def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None], int]:
+    """The saved files and results, and when their scan began; none when the cache is missing, of another
+    version or damaged.
 
     Every part is checked here, all at once: a damaged cache costs a cold scan, never a crash later on.
     """
@@ -204,8 +212,8 @@ def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None]
             files = {str(relative): str(entry) for relative, entry in data["files"].items()}
             results = {str(digest): None if found is None else [_hit(*hit) for hit in found]
                        for digest, found in data["results"].items()}
-            return files, results
-    return {}, {}
+            return files, results, int(data.get("started", 0))
+    return {}, {}, 0
 
 
 def _hit(kind: str, line: int, preview: str, secret_hash: str) -> Hit:

@@ -7,6 +7,8 @@ key is high, a certificate is medium, an `.npmrc` without a token is nothing).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from .globs import glob_to_regex
 SEVERITIES = ("high", "medium", "low")
 RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 SNIFF_BYTES = 8192
+# Part of every NameRules.fingerprint: change it when a sniff's judgement changes (the patterns are in already).
+SNIFF_VERSION = 1
 
 PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 SERVICE_ACCOUNT = re.compile(rb'"type"\s*:\s*"(?:service_account|authorized_user)"')
@@ -110,6 +114,14 @@ class NameRules:
         self._sniffers = {f"s{index}": rule.sniff for index, rule in enumerate(SNIFF_RULES)}
         self._sniff_names = _alternatives({f"s{index}": list(rule.patterns) for index, rule in enumerate(SNIFF_RULES)})
         self.descriptions = {**DESCRIPTIONS, **{rule.id: rule.description or "a custom rule" for rule in custom}}
+        # What a verdict remembered for a path depends on (the walk's memo keeps verdicts under it).
+        rules = [[rule.id, rule.severity, list(rule.patterns)] for rule in ordered]
+        sniffs = [list(rule.patterns) for rule in SNIFF_RULES]
+        self.fingerprint = hashlib.sha256(json.dumps([SNIFF_VERSION, rules, sniffs]).encode()).hexdigest()[:16]
+
+    def sniffs(self, relative: str) -> bool:
+        """Whether the verdict on this path may depend on the file's first bytes."""
+        return self._sniff_names.match(relative.rpartition("/")[2]) is not None
 
     def match(self, relative: str, read_head: Callable[[], bytes | None]) -> tuple[str, str] | None:
         """(rule id, severity) for the file at `relative`, or None. `read_head` gives its first bytes on demand."""

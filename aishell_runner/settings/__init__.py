@@ -43,6 +43,7 @@ from aishell_runner.settings.layers import (
 from aishell_runner.settings.load import load_settings
 from aishell_runner.settings.model import (
     AgentSettings,
+    Credential,
     EnvVar,
     ImageSettings,
     Key,
@@ -61,7 +62,8 @@ from aishell_runner.settings.schema import _KEY_PATHS, DEFAULTS, SCHEMA, default
 
 __all__ = [
     "AGENTS", "AISHELL_USER_CONFIG", "DEFAULTS", "DEFAULT_DOCKERFILE", "HARNESSES", "PROJECT_CONFIG", "REGISTRY",
-    "SCHEMA", "SYSTEM_CONFIG", "_KEY_PATHS", "AgentSettings", "EnvVar", "ImageSettings", "Key", "KeyPath", "Mount",
-    "NetworkSettings", "Resources", "ScanRule", "ScanSettings", "SecuritySettings", "Settings", "SettingsError",
-    "WorktreeSettings", "default", "default_user_file", "load_settings", "schema_json", "security_settings",
+    "SCHEMA", "SYSTEM_CONFIG", "_KEY_PATHS", "AgentSettings", "Credential", "EnvVar", "ImageSettings", "Key",
+    "KeyPath", "Mount", "NetworkSettings", "Resources", "ScanRule", "ScanSettings", "SecuritySettings", "Settings",
+    "SettingsError", "WorktreeSettings", "default", "default_user_file", "load_settings", "schema_json",
+    "security_settings",
 ]

@@ -55,6 +55,7 @@ _VALUE_FLAGS: dict[str, tuple[str, KeyPath]] = {
     "--security-opt": ("security-opt", ("security",)),
     "--cap-add": ("weakens", ("security", "add_capabilities")),
     "--cap-drop": ("cap-drop", ()),
+    "--runtime": ("runtime", ("security", "runtime")),
 }
 _SWITCHES: dict[str, tuple[Any, KeyPath]] = {
     "--read-only": (True, ("security", "read_only_root")),
@@ -357,6 +358,11 @@ def _docker_flag(flag: str, given: str | None, where: KeyPath, out: _Out) -> Non
                            "remove it; security: in docs/security.md lists what may be relaxed")
         else:
             raise out.fail(where, f"{shown} has no equivalent here", "remove it")
+    elif kind == "runtime":
+        if given not in ("runc", "runsc"):
+            raise out.fail(where, f"{shown} has no equivalent here",
+                           "use security.runtime: runc, runsc (gVisor) or auto")
+        out.set(path, given, where)
     elif kind == "cap-drop":
         pass  # every capability is dropped already
     else:

@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from aishell_runner.agents import AGENTS, REGISTRY
-from aishell_runner.settings.checks import (
-    _address_problem,
-    _env_problem,
-    _inside_project_problem,
-    _memory_problem,
-    _port_problem,
-    _subnet_problem,
-    _unsafe_character,
-    _version_problem,
-)
+from aishell_runner.settings.checks import _unsafe_character, value_problems
 from aishell_runner.settings.layers import DEFAULT_DOCKERFILE, _exists
 from aishell_runner.settings.merge import _Merged
 from aishell_runner.settings.model import (
     AgentSettings,
+    Credential,
     EnvVar,
     ImageSettings,
     KeyPath,
@@ -149,8 +141,36 @@ def security_settings(given: Mapping[str, Any] | None = None) -> SecuritySetting
     """The settings' `security:` over the defaults (the safe choice); no argument: the defaults alone."""
     given = given or {}
     fields = {name: given.get(name, default(f"security.{name}"))
-              for name in ("read_only_root", "add_capabilities", "no_new_privileges", "seccomp")}
+              for name in ("read_only_root", "add_capabilities", "no_new_privileges", "seccomp", "runtime")}
     return SecuritySettings(**{**fields, "add_capabilities": tuple(dict.fromkeys(fields["add_capabilities"]))})
+
+
+def _credentials(merged: _Merged) -> tuple[Credential, ...]:
+    """`credentials:` by variable: a nearer layer's declaration replaces a farther one's (lists concatenate
+    farthest first, so the last wins); one variable declared twice in one layer is an error."""
+    found: dict[str, Credential] = {}
+    declared: dict[tuple[Path, str, str], int] = {}  # (file, "credentials" or "locks", variable) -> index
+    for index, item in enumerate(merged.data.get("credentials", default("credentials"))):
+        variable = item["variable"]
+        origin = merged.origins.get(("credentials", index))
+        where = (origin[0].path, str(origin[1][0]), variable) if origin else None
+        if where is not None and where in declared:
+            first = merged.origins[("credentials", declared[where])]
+            line = first[0].node_at(first[1])[1]
+            raise merged.error(("credentials", index, "variable"),
+                               f"{variable} is declared twice in this file (also at line {line})",
+                               "keep one declaration; a nearer settings file's declaration of a variable "
+                               "replaces a farther one's")
+        if where is not None:
+            declared[where] = index
+        found.pop(variable, None)
+        found[variable] = Credential(
+            variable=variable,
+            hosts=tuple(dict.fromkeys(host.lower() for host in item["hosts"])),
+            header=item.get("header"),
+            format=item.get("format"),
+        )
+    return tuple(found.values())
 
 
 def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Settings:
@@ -159,34 +179,29 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     def failing(path: KeyPath) -> Callable[[str, str], SettingsError]:
         return lambda problem, hint: merged.error(path, problem, hint)
 
-    def checked(path: KeyPath, value: Any, check: Callable[[Any], tuple[str, str] | None]) -> Any:
-        problem = check(value)
-        if problem:
-            raise merged.error(path, *problem)
-        return value
-
-    # The checks again, on the merged values: the schema's patterns let a trailing newline through (see
+    # The value checks on the merged values: the schema's patterns let a trailing newline through (see
     # checks.py), and some checks say more than a pattern can.
+    for path, problem, hint in value_problems(data):
+        raise merged.error(path, problem, hint)
+
     agents = {}
     for agent in AGENTS:
         conf = data.get("agents", {}).get(agent, {})
-        version = conf.get("version")
-        if version is not None:
-            checked(("agents", agent, "version"), version, _version_problem)
-        agents[agent] = AgentSettings(version=version, args=tuple(conf.get("args", ())),
-                                      autonomous=conf.get("autonomous", default(f"agents.{agent}.autonomous")))
+        upstream = conf.get("upstream", default(f"agents.{agent}.upstream"))
+        agents[agent] = AgentSettings(version=conf.get("version"), args=tuple(conf.get("args", ())),
+                                      autonomous=conf.get("autonomous", default(f"agents.{agent}.autonomous")),
+                                      upstream=upstream.rstrip("/") if upstream else upstream)
 
     mounts = tuple(
         _parse_mount(spec, context, failing(("mounts", index))) for index, spec in enumerate(data.get("mounts", ()))
     )
 
     env = []
-    for index, item in enumerate(data.get("env", ())):
-        checked(("env", index), item, _env_problem)
+    for item in data.get("env", ()):
         name, sep, value = item.partition("=")
         env.append(EnvVar(name=name, value=value if sep else None))
 
-    ports = tuple(checked(("ports", index), port, _port_problem) for index, port in enumerate(data.get("ports", ())))
+    ports = tuple(data.get("ports", ()))
 
     limits = data.get("resources", {})
     cpus = limits.get("cpus")
@@ -197,10 +212,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
             cpus = math.inf
         if not math.isfinite(cpus):
             raise merged.error(("resources", "cpus"), "cpus must be a finite number", "e.g. cpus: 2")
-    memory = limits.get("memory")
-    if memory is not None:
-        checked(("resources", "memory"), memory, _memory_problem)
-    resources = Resources(cpus=cpus, memory=memory, pids=limits.get("pids"))
+    resources = Resources(cpus=cpus, memory=limits.get("memory"), pids=limits.get("pids"))
 
     image = data.get("image", {})
     ca_bundle = image.get("ca_bundle", default("image.ca_bundle"))
@@ -212,27 +224,15 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
     elif _exists(context.project / DEFAULT_DOCKERFILE):
         dockerfile = context.project / DEFAULT_DOCKERFILE
 
-    exclude = tuple(
-        checked(("exclude", index), entry, _inside_project_problem)
-        for index, entry in enumerate(data.get("exclude", ()))
-    )
-    include = tuple(
-        checked(("worktree", "include", index), entry, _inside_project_problem)
-        for index, entry in enumerate(data.get("worktree", {}).get("include", ()))
-    )
+    exclude = tuple(data.get("exclude", ()))
+    include = tuple(data.get("worktree", {}).get("include", ()))
     security = data.get("security", {})
     network = data.get("network", {})
-    for name, address in network.get("internal_hosts", {}).items():
-        checked(("network", "internal_hosts", name), address, _address_problem)
-    if "subnet" in network:
-        checked(("network", "subnet"), network["subnet"], _subnet_problem)
     scan = data.get("scan", {})
     rules = tuple(
-        ScanRule(id=rule["id"], severity=rule["severity"],
-                 patterns=tuple(checked(("scan", "rules", index, "patterns", n), p, _inside_project_problem)
-                                for n, p in enumerate(rule["patterns"])),
+        ScanRule(id=rule["id"], severity=rule["severity"], patterns=tuple(rule["patterns"]),
                  description=rule.get("description", ""))
-        for index, rule in enumerate(scan.get("rules", ()))
+        for rule in scan.get("rules", ())
     )
 
     return Settings(
@@ -264,6 +264,7 @@ def _build(merged: _Merged, context: _Context, sources: tuple[Path, ...]) -> Set
         sources=sources,
         raw=copy.deepcopy(data),
         worktree=WorktreeSettings(include=include),
+        credentials=_credentials(merged),
     )
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from aishell_runner.settings.checks import _VALUE_CHECKS
+from aishell_runner.settings.checks import check_for
 from aishell_runner.settings.model import KeyPath, _format_path, _show
 from aishell_runner.settings.schema import _KEY_PATHS, _fingerprint, _known_valid, _remember_valid, _validator
 
@@ -72,7 +72,6 @@ def _explain(layer: _Layer, error: jsonschema.ValidationError) -> tuple[KeyPath,
 def _explain_plainly(layer: _Layer, error: jsonschema.ValidationError) -> tuple[KeyPath, str, str | None]:
     path: KeyPath = tuple(error.absolute_path)
     value = error.instance
-    name = next((step for step in reversed(path) if isinstance(step, str)), "")
     if error.validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         unknown = next(key for key in value if key not in allowed)
@@ -100,7 +99,7 @@ def _explain_plainly(layer: _Layer, error: jsonschema.ValidationError) -> tuple[
             problem += f"; did you mean '{close[0]}'?"
         return path, problem, f"use one of: {', '.join(choices)}"
     if error.validator == "pattern":
-        check = _VALUE_CHECKS.get(name)
+        check = check_for(path)
         explained = check(value) if check else None
         if explained:
             return path, *explained
@@ -111,6 +110,16 @@ def _explain_plainly(layer: _Layer, error: jsonschema.ValidationError) -> tuple[
         return path, f"must be {relation} {bound}, got {_kind(value)}", None
     if error.validator == "minLength":
         return path, "must not be empty", "give it a value, or remove the item"
+    if error.validator == "minItems":
+        return path, f"needs at least {error.validator_value} item", "list one or more, or remove the key"
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in value]
+        return path, f"missing the key {_show(missing[0])}", f"give it {', '.join(missing)} (required here)"
+    if error.validator == "dependentRequired":
+        key = next(name for name, needs in error.validator_value.items()
+                   if name in value and any(need not in value for need in needs))
+        needed = [need for need in error.validator_value[key] if need not in value]
+        return (*path, key), f"{key} needs {' and '.join(needed)} too", f"add {', '.join(needed)}, or remove {key}"
     return path, error.message, None
 
 

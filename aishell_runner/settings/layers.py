@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +77,9 @@ class _Layer:
                              key=_format_path(self.written(path)))
 
 
-def _read_layer(path: Path) -> _Layer | None:
-    """Parse one file, or None when it does not exist. Raises SettingsError for anything malformed."""
+def _read_layer(path: Path, refuse: Callable[[_Layer], None] | None = None) -> _Layer | None:
+    """Parse one file, or None when it does not exist. Raises SettingsError for anything malformed; `refuse`
+    (the keys a project may not set) runs before the schema, so a refused key is refused whatever its value."""
     try:
         raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
@@ -110,6 +111,8 @@ def _read_layer(path: Path) -> _Layer | None:
         )
     translated = translate(data, layer.error)  # aishell's forms, as native keys
     layer.data, layer.aliases, layer.extends = translated.data, translated.aliases, translated.extends
+    if refuse is not None:
+        refuse(layer)
     _validate_schema(layer)
     return layer
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from aishell_runner.image_defaults import agent_versions
 from aishell_runner.settings.build import _build, _Context
+from aishell_runner.settings.checks import _values_at
 from aishell_runner.settings.layers import PROJECT_CONFIG, SYSTEM_CONFIG, _home, _Layer, _read_layer, default_user_file
 from aishell_runner.settings.locks import enforce_locks
 from aishell_runner.settings.merge import _merge, _Merged
-from aishell_runner.settings.model import Settings
+from aishell_runner.settings.model import Settings, _format_path
 
 # --------------------------------------------------------------------------------------------------- entry point
 
@@ -48,9 +49,10 @@ def _load(project: Path, *, system_file: Path | None, user_file: Path | None, al
     for path in reversed(candidates):
         if os.path.realpath(path) not in {os.path.realpath(seen) for seen in unique}:
             unique.insert(0, path)
-    layers = [layer for layer in map(_read_layer, unique) if layer is not None]
+    read = (_read_layer(path, _refuse_project_only_keys if path == project / PROJECT_CONFIG else None)
+            for path in unique)
+    layers = [layer for layer in read if layer is not None]
     project_layer = next((layer for layer in layers if layer.path == project / PROJECT_CONFIG), None)
-    _refuse_project_only_keys(project_layer)
     layers = _apply_extends(layers, project_layer, candidates[1])
     runtime_dir = environ.get("XDG_RUNTIME_DIR")
     context = _Context(
@@ -78,13 +80,24 @@ def _apply_extends(layers: list[_Layer], project_layer: _Layer | None, user_file
     return layers
 
 
-def _refuse_project_only_keys(project_layer: _Layer | None) -> None:
-    """Keys a project's own settings may not set: a cloned repository must not open the user's network."""
-    network = project_layer.data.get("network") if project_layer else None
-    if isinstance(network, dict) and "internal_hosts" in network:
-        raise project_layer.error(("network", "internal_hosts"),
-                                  "a project's settings cannot name internal hosts for the proxy to reach",
-                                  "put network.internal_hosts in ~/.config/aishell/config.yaml or "
-                                  "/etc/aishell/config.yaml")
+# Keys a project's own settings may not set, each with why: a cloned repository must not open the user's
+# network, nor choose where the user's keys are sent. "*" is any agent.
+PROJECT_REFUSED: dict[tuple[str, ...], str] = {
+    ("network", "internal_hosts"): "a project's settings cannot name internal hosts for the proxy to reach",
+    ("agents", "*", "upstream"): "a project's settings cannot choose where an agent's API requests (and your "
+                                 "credential) are sent",
+    ("credentials",): "a project's settings cannot declare credentials or choose the hosts they are sent to",
+}
+
+
+def _refuse_project_only_keys(project_layer: _Layer) -> None:
+    """Refuse the first key of PROJECT_REFUSED that a project's own settings set (read before the schema
+    checks them: whatever the value, the key is not for a project)."""
+    for pattern, problem in PROJECT_REFUSED.items():
+        for path, _ in _values_at(project_layer.data, pattern, ()):
+            if not all(isinstance(step, str) for step in path):  # a list where a mapping goes: the schema says so
+                continue
+            raise project_layer.error(path, problem, f"put {_format_path(path)} in ~/.config/aishell/config.yaml "
+                                                     "or /etc/aishell/config.yaml")
 
 

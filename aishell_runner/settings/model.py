@@ -59,6 +59,20 @@ class AgentSettings:
     version: str | None
     args: tuple[str, ...]
     autonomous: bool
+    # The base URL the egress broker sends this agent's API requests to, with the real credential, instead
+    # of the provider's own host (an LLM gateway, a local test API); None: the provider's.
+    upstream: str | None = None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A credential the user declares for the egress broker: the sandbox sees a placeholder in `variable`, and
+    the broker puts the real value in only on requests to `hosts` (in `header`, written as `format`)."""
+
+    variable: str  # the environment variable that holds it on the host
+    hosts: tuple[str, ...]  # host names as in network.allow: api.example.com, *.example.com (lower case)
+    header: str | None  # the HTTP header it travels in; None: any (the broker's rules: docs/security.md)
+    format: str | None  # that header's value as the broker writes it, {value} once; None: the placeholder swapped
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,8 @@ class SecuritySettings:
     add_capabilities: tuple[str, ...]
     no_new_privileges: bool
     seccomp: str
+    # runc, runsc or auto as the settings say; a plan holds the one a launch uses (engines/runtimes.py).
+    runtime: str = "runc"
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,7 @@ class Settings:
     sources: tuple[Path, ...]
     raw: dict
     worktree: WorktreeSettings = WorktreeSettings()
+    credentials: tuple[Credential, ...] = ()
 
 
 

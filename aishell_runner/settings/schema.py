@@ -14,13 +14,17 @@ from aishell_runner.agents import AGENTS, HARNESSES
 from aishell_runner.paths import cache_dir
 from aishell_runner.settings.checks import (
     CAPABILITY_PATTERN,
+    ENV_NAME_PATTERN,
     ENV_PATTERN,
+    FORMAT_PATTERN,
+    HEADER_PATTERN,
     HOST_PATTERN,
     IPV4_PATTERN,
     MEMORY_PATTERN,
     PORT_PATTERN,
     RULE_ID_PATTERN,
     SUBNET_PATTERN,
+    UPSTREAM_PATTERN,
     VERSION_PATTERN,
 )
 
@@ -32,6 +36,9 @@ ENGINES = ("auto", "docker", "podman")
 BASE_SOURCES = ("registry", "debootstrap")
 NETWORK_MODES = ("allowlist", "open", "none")
 REGISTRIES = ("npm", "pypi", "debian", "github")
+# The OCI runtime of a sandbox: runc is the engine's own (runc or crun, on the host's kernel), runsc is gVisor's
+# (a kernel of its own in user space), auto is runsc where the engine has it registered, else runc.
+RUNTIMES = ("runc", "runsc", "auto")
 
 
 
@@ -46,15 +53,18 @@ DEFAULTS: dict[str, Any] = {
     "engine": "auto",
     "harness": "claude",
     "agents.*.autonomous": True,
+    "agents.*.upstream": None,
     "image.base_source": "registry",
     "image.fallback": True,
     "image.ca_bundle": "auto",
     "network.mode": "allowlist",
+    "credentials": [],
     "scan.content": True,
     "security.read_only_root": False,
     "security.add_capabilities": [],
     "security.no_new_privileges": True,
     "security.seccomp": "default",
+    "security.runtime": "runc",
 }
 
 
@@ -108,6 +118,12 @@ def _agent_schema(agent: str) -> dict[str, Any]:
                 "description": f"Run {agent} in its own no-approval mode (the sandbox is the boundary); false "
                                "restores its own prompts. See docs/agents.md.",
             },
+            "upstream": _text(
+                f"Base URL the credential broker sends {agent}'s API requests to, with the real credential, "
+                "instead of the provider's host: http(s)://HOST[:PORT][/PATH], e.g. an LLM gateway. Only in "
+                "the system or user settings, never a project's.",
+                pattern=UPSTREAM_PATTERN,
+            ),
         },
     )
 
@@ -207,6 +223,33 @@ SCHEMA: dict[str, Any] = _publish_defaults({
                 ),
             },
         ),
+        "credentials": _list(
+            "Credentials beyond the agents' own, for the credential broker: the sandbox sees a placeholder in "
+            "the variable, the broker puts the real value in only on requests to the credential's hosts. Only "
+            "in the system or user settings, never a project's. A nearer layer's declaration of a variable "
+            "replaces a farther one's.",
+            {
+                "type": "object",
+                "description": "A credential, e.g. {variable: GITHUB_TOKEN, hosts: [api.github.com], "
+                               'header: Authorization, format: "token {value}"}.',
+                "additionalProperties": False,
+                "required": ["variable", "hosts"],
+                "dependentRequired": {"format": ["header"]},
+                "properties": {
+                    "variable": _text("The host's environment variable that holds the credential, e.g. "
+                                      "GITHUB_TOKEN.", pattern=ENV_NAME_PATTERN),
+                    "hosts": {**_list("The hosts the credential may be sent to, as in network.allow: "
+                                      "api.example.com (exactly), *.example.com (its subdomains).",
+                                      _text("A host name, or *. and a domain.", pattern=HOST_PATTERN)),
+                              "minItems": 1},
+                    "header": _text("The HTTP header the credential goes in, e.g. Authorization or x-api-key.",
+                                    pattern=HEADER_PATTERN),
+                    "format": _text('The header\'s value as the broker writes it, with {value} once where the '
+                                    'credential goes, e.g. "Bearer {value}"; needs header.',
+                                    pattern=FORMAT_PATTERN),
+                },
+            },
+        ),
         "exclude": _list(
             "Files and directories of the project the sandbox sees empty, as gitignore-style globs: a name "
             "(.env, *.pem) matches at any depth, a path with a slash (config/master.key) from the project's root.",
@@ -266,6 +309,13 @@ SCHEMA: dict[str, Any] = _publish_defaults({
                                       "description": "false lets setuid programs raise privileges inside."},
                 "seccomp": _text("The engine's default system-call filter, or unconfined (no filter).",
                                  enum=["default", "unconfined"]),
+                "runtime": _text(
+                    "The sandbox's kernel: runc (the engine's own runtime, on the host's kernel), runsc (gVisor: a "
+                    "kernel of its own in user space, a second wall between the agent and the host's kernel) or "
+                    "auto (runsc where the engine has it registered, else runc). `sudo aishell-run bootstrap "
+                    "--gvisor` installs and registers runsc. See docs/security.md.",
+                    enum=list(RUNTIMES),
+                ),
             },
         ),
         # The rules themselves are checked in locks.py, which knows the key each lock names.

@@ -13,17 +13,15 @@ import pytest
 ROOTLESS_USER = "aishell-test"
 VERIFY_IMAGE = "localhost/aishell-verify:busybox"
 # The variables tests/provision.yml bootstraps this machine with.
-# The image inputs every sandbox test shares (offline base, Claude Code only): the first
-# integration test to launch builds them (test_agents.py, alphabetically), the others wait for no build.
+# The image inputs every sandbox test shares (offline base, every agent at the role's version: the agent
+# tests drive each of them): the first integration test to launch builds them (test_agents.py,
+# alphabetically), the others wait for no build.
 IMAGE_CONFIG = """\
 image:
   base_source: debootstrap
-agents:
-  codex: {version: ""}
-  gemini: {version: ""}
-  opencode: {version: ""}
 """
-PROVISIONED = {"bootstrap_engines": ["docker", "podman"], "container_runtime_rootless_users": [ROOTLESS_USER]}
+PROVISIONED = {"bootstrap_engines": ["docker", "podman"], "container_runtime_rootless_users": [ROOTLESS_USER],
+               "container_runtime_gvisor": True}
 
 
 def pytest_collection_modifyitems(items):
@@ -59,16 +57,17 @@ def run_as_rootless_user(command: str, check: bool = False) -> subprocess.Comple
     return checked(run, f"as {ROOTLESS_USER}: {command}") if check else run
 
 
-def sandbox_config(engine: str) -> str:
-    """Project settings for a sandbox on `engine` that reuses the images the image tests built."""
-    return f"engine: {engine}\n{IMAGE_CONFIG}"
+def sandbox_config(engine: str, runtime: str = "runc") -> str:
+    """Project settings for a sandbox on `engine` (under `runtime`, security.runtime) that reuses the images the
+    image tests built."""
+    return f"engine: {engine}\n{IMAGE_CONFIG}" + (f"security: {{runtime: {runtime}}}\n" if runtime != "runc" else "")
 
 
 class Sandbox:
     """aishell-run on one engine, in a fresh project of the user who runs it."""
 
-    def __init__(self, engine: str, root: Path, as_user: bool):
-        self.engine, self.root, self.as_user = engine, root, as_user
+    def __init__(self, engine: str, root: Path, as_user: bool, runtime: str = "runc"):
+        self.engine, self.root, self.as_user, self.runtime = engine, root, as_user, runtime
         # The user settings layer of this sandbox's runs (beside the project, not in it).
         self.config_home = root.parent / f"{root.name}.config"
         self.env: dict[str, str] = {}  # more variables for its runs of aishell-run
@@ -96,7 +95,7 @@ class Sandbox:
 
     def configure(self, extra: str = "") -> None:
         """The project's settings; also makes the sandbox's configuration home (see `aishell`)."""
-        config = sandbox_config(self.engine) + extra
+        config = sandbox_config(self.engine, self.runtime) + extra
         self.shell(f"mkdir -p {self.root}/.aishell && printf %s {shlex.quote(config)} > "
                    f"{self.root}/.aishell/config.yaml")
         # XDG_CONFIG_HOME moves Podman's own configuration too: it keeps the user's (storage.conf's
@@ -110,8 +109,10 @@ class Sandbox:
     def aishell(self, arguments: str) -> subprocess.CompletedProcess:
         """`aishell-run ARGUMENTS` in the project, with this sandbox's user settings (unchecked: its status
         is what the tests assert on)."""
-        aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else str(Path(sys.executable).parent /
-                                                                                    "aishell-run")
+        # Root runs this checkout's code (also from a git worktree of it: the environment's editable install
+        # points at the main checkout); the test user its installed copy.
+        aishell = "/opt/aishell-test/venv/bin/aishell-run" if self.as_user else \
+            f"PYTHONPATH={shlex.quote(str(Path(__file__).parents[2]))} {Path(sys.executable).parent / 'aishell-run'}"
         env = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env.items())
         return self.shell(f"cd {self.root} && XDG_CONFIG_HOME={self.config_home} {env} {aishell} {arguments}",
                           check=False)
@@ -126,9 +127,11 @@ class Sandbox:
 
 def new_sandbox(kind: str, tmp_dir: Path) -> Sandbox:
     """A fresh project: "docker" or "rootful-podman" run by root, or "rootless-podman" run by the test user
-    in its home."""
+    in its home; KIND+runsc (say "docker+runsc") the same under gVisor (security.runtime: runsc)."""
+    kind, _, runtime = kind.partition("+")
+    runtime = runtime or "runc"
     if kind in ("docker", "rootful-podman"):
-        return Sandbox(kind.removeprefix("rootful-"), tmp_dir / "project", as_user=False)
+        return Sandbox(kind.removeprefix("rootful-"), tmp_dir / "project", as_user=False, runtime=runtime)
     home = subprocess.run(["getent", "passwd", ROOTLESS_USER], capture_output=True, text=True,
                           check=True).stdout.split(":")[5]
-    return Sandbox("podman", Path(home) / f"project-{uuid.uuid4().hex[:8]}", as_user=True)
+    return Sandbox("podman", Path(home) / f"project-{uuid.uuid4().hex[:8]}", as_user=True, runtime=runtime)

@@ -57,7 +57,8 @@ def test_four_agents_commit_at_once_each_in_its_own_worktree(box):
 
     # All four cold at once (each branch is a new project path), and the user's egress proxy gone, so that
     # each launch would make it anew: they take turns preparing (launch.py) instead of racing.
-    box.shell(f"{box.engine} rm --force aishell-egress-$(id -u)")
+    # The broker first: it lives in the proxy's network namespace, and Podman refuses to remove the proxy before it.
+    box.shell(f"{box.engine} rm --force aishell-broker-$(id -u) && {box.engine} rm --force aishell-egress-$(id -u)")
     started = time.monotonic()
     with ThreadPoolExecutor(len(NAMES)) as pool:
         runs = dict(zip(NAMES, pool.map(work, NAMES), strict=True))

@@ -89,7 +89,7 @@ def test_every_host_converges_with_its_group_engine_and_the_policy(fleet, tmp_pa
         assert info["status"] == "ok" and info["failure"] is None and info["verified"] is True
         if host.group == "workstations":
             assert list(info["engines"]) == ["podman"] and info["engines"]["podman"]["version"].startswith("4.")
-            assert info["rootless_users"] == {"dev": {"storage_driver": "overlay", "verified": True}}
+            assert info["rootless_users"] == {"dev": {"storage_driver": "overlay", "verified": True, "gvisor": None}}
         else:
             assert list(info["engines"]) == ["docker"] and info["engines"]["docker"]["service"] == "no-init"
             assert fleet.ssh(host, "docker info --format '{{.ServerVersion}}'").stdout.startswith("20.")

@@ -27,6 +27,7 @@ from tests.integration.conftest import Sandbox, new_sandbox
 PROBES = Path(__file__).with_name("network_probes.py")
 SERVER_PORT = 8080
 FAST = 1.0  # seconds: a refusal must come well before a timeout
+ARP_WAIT = 3.5  # seconds: three ARP probes of a second each, the kernel's default (see refused_fast)
 
 
 def host_addresses() -> list[str]:
@@ -75,7 +76,9 @@ class Lab:
         self.box.shell(f"{self.box.engine} rm --force {self.server}")
 
 
-@pytest.fixture(scope="module", params=["docker", "rootless-podman", "rootful-podman"])
+# docker+runsc: under gVisor, whose sandboxes here use the host's network stack in their own namespace
+# (docs/security.md): the proxy must still be the only way out.
+@pytest.fixture(scope="module", params=["docker", "rootless-podman", "rootful-podman", "docker+runsc"])
 def probed(request, tmp_path_factory, host_service):
     """Runs every probe in one allowlist session; returns (results, lab, the session's exit status)."""
     box = new_sandbox(request.param, tmp_path_factory.mktemp("network"))
@@ -98,14 +101,18 @@ def probed(request, tmp_path_factory, host_service):
         box.remove()
 
 
-def refused_fast(result: dict) -> bool:
-    return not result["reached"] and result["seconds"] < FAST
+def refused_fast(result: dict, lab: Lab | None = None) -> bool:
+    """Not reached, and refused well before a timeout. Under gVisor (docker+runsc) a direct connection to an
+    address of the internal network waits for ARP's three probes: the sandbox's neighbour sysctls, which make
+    that one probe of 0.1 s under runc, are not applied by runsc (docs/security.md). Still refused, in ~3 s."""
+    limit = ARP_WAIT if lab is not None and lab.box.runtime == "runsc" else FAST
+    return not result["reached"] and result["seconds"] < limit
 
 
 def test_an_allowlisted_host_is_reached_through_the_proxy(probed):
-    results, _ = probed
+    results, lab = probed
     assert results["allowed_via_proxy"] == {"reached": True, "result": 200, "seconds": pytest.approx(0, abs=FAST)}
-    assert refused_fast(results["allowed_server_directly"])  # so it went through the proxy
+    assert refused_fast(results["allowed_server_directly"], lab)  # so it went through the proxy
 
 
 def test_a_host_not_on_the_allowlist_is_refused_fast(probed):
@@ -115,8 +122,8 @@ def test_a_host_not_on_the_allowlist_is_refused_fast(probed):
 
 
 def test_the_cloud_metadata_address_is_unreachable(probed):
-    results, _ = probed
-    assert refused_fast(results["metadata_directly"]), results["metadata_directly"]
+    results, lab = probed
+    assert refused_fast(results["metadata_directly"], lab), results["metadata_directly"]
     assert results["metadata_via_proxy"]["result"] == 403
 
 
@@ -128,10 +135,10 @@ def test_a_host_loopback_service_is_unreachable(probed):
 
 
 def test_the_hosts_other_addresses_are_unreachable(probed):
-    results, _ = probed
+    results, lab = probed
     assert results["host_addresses_directly"], "no host address was probed"
     for address, result in results["host_addresses_directly"].items():
-        assert refused_fast(result), (address, result)
+        assert refused_fast(result, lab), (address, result)
     for address, result in results["host_addresses_via_proxy"].items():
         assert result["result"] == 403, (address, result)
 
@@ -175,6 +182,8 @@ def test_a_proxy_taken_off_its_outbound_network_is_made_anew(probed):
     """The last test of each engine: it makes the proxy anew. A warm launch must not trust a running proxy
     that can no longer reach out (its outbound network gone, or the proxy disconnected from it)."""
     _, lab = probed
+    if lab.box.runtime == "runsc":
+        pytest.skip("the proxy's side, the same under either runtime (docker's case shows it): 28 s saved")
     box, engine, outbound = lab.box, lab.box.engine, lab.outbound
     box.shell(f"{engine} network disconnect {outbound} {lab.proxy}")
     fetch = ("python3 -c 'import urllib.request; "

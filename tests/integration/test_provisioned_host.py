@@ -30,6 +30,13 @@ def test_rootless_user_runs_containers_as_itself_on_overlay():
     assert run.stdout.strip() == uid, run.stderr
 
 
+def test_docker_and_rootful_podman_run_a_container_under_gvisor():
+    for engine in ("docker", "podman"):
+        run = subprocess.run([engine, "run", "--rm", "--runtime", "runsc", VERIFY_IMAGE, "dmesg"],
+                             capture_output=True, text=True)
+        assert "Starting gVisor" in run.stdout, (engine, run.stdout, run.stderr)  # the host's kernel says no such thing
+
+
 def test_check_mode_on_the_converged_host_reports_nothing_to_change(tmp_path):
     outcome = run_play("playbooks/bootstrap.yml", tmp_path, extravars=PROVISIONED, cmdline="--check --diff")
     assert outcome.rc == 0, outcome.failure_messages
@@ -40,11 +47,21 @@ def test_rerun_on_the_converged_host_changes_nothing_and_reports_each_engine(tmp
     outcome = run_play("playbooks/bootstrap.yml", tmp_path, extravars=PROVISIONED)
     assert outcome.rc == 0, outcome.failure_messages
     assert outcome.changed() == 0
+    # The converged path asks dpkg, not apt, and runs the verification images it has, building none.
+    slow = [task for task in outcome.ran
+            if task.startswith(("Install the engine's packages with", "Build the verification image with"))]
+    assert not slow, slow
     report = outcome.custom_stats["aishell_bootstrap"]["localhost"]
     assert report["engines"]["docker"]["verified"] is True
     assert report["engines"]["docker"]["service"] == "no-init"
     assert report["engines"]["podman"]["verified"] is True
-    assert report["rootless_users"][ROOTLESS_USER] == {"storage_driver": "overlay", "verified": True}
+    # gVisor (provision.yml asks for it): a container ran under runsc as root with each engine; rootless Podman
+    # cannot run it with a network (gVisor issue 7449), and the report says so rather than claim it.
+    assert report["engines"]["docker"]["gvisor"] == {"available": True, "reason": ""}
+    assert report["engines"]["podman"]["gvisor"] == {"available": True, "reason": ""}
+    rootless = report["rootless_users"][ROOTLESS_USER]
+    assert (rootless["storage_driver"], rootless["verified"]) == ("overlay", True)
+    assert rootless["gvisor"]["available"] is False and "7449" in rootless["gvisor"]["reason"], rootless
 
 
 def test_missing_rootless_user_fails_before_any_change(tmp_path):

@@ -13,7 +13,6 @@ from tests.integration.conftest import sandbox_config
 from tests.integration.test_sandbox_launch import our_containers
 
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
-CONFIG = sandbox_config("docker")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, but planted as one\n-----END OPENSSH PRIVATE KEY-----\n"
 
 
@@ -22,10 +21,10 @@ def state(tmp_path):
     return tmp_path / "state"
 
 
-def make_project(tmp_path: Path, extra_config: str = "") -> Path:
+def make_project(tmp_path: Path, extra_config: str = "", runtime: str = "runc") -> Path:
     root = tmp_path / "project"
     (root / ".aishell").mkdir(parents=True)
-    (root / ".aishell" / "config.yaml").write_text(CONFIG + extra_config)
+    (root / ".aishell" / "config.yaml").write_text(sandbox_config("docker", runtime) + extra_config)
     (root / "id_ed25519").write_text(KEY)
     (root / "secrets").mkdir()
     (root / "secrets" / "prod.txt").write_text("keep me\n")
@@ -78,15 +77,24 @@ def test_an_allowlisted_fingerprint_does_not_block(tmp_path, state):
     assert run.returncode == 0, run.stderr
 
 
-def test_excluded_paths_are_empty_inside_and_untouched_outside(tmp_path, state):
-    project = make_project(tmp_path, "exclude: [id_ed25519, secrets/]\n")
+# runsc: the same under gVisor (security.runtime), whose file system is its own (the gofer serves the mounts).
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_excluded_paths_are_empty_inside_and_untouched_outside(tmp_path, state, runtime):
+    project = make_project(tmp_path, "exclude: [id_ed25519, secrets/]\n", runtime)
     inside = ("wc -c < id_ed25519; ls -A secrets | wc -l; "
               "(echo x > id_ed25519) 2>/dev/null && echo file-writable || echo file-read-only; "
-              "(touch secrets/new) 2>/dev/null && echo dir-writable || echo dir-read-only; cat README.md")
+              "(touch secrets/new) 2>/dev/null && echo dir-writable || echo dir-read-only; cat README.md; "
+              "pwd; touch made-inside; dmesg 2>/dev/null | head -1")
     run = aishell(project, state, "exec", "--", "sh", "-c", inside)
     # Hidden files are not findings any more: no refusal, no flag needed.
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\n")[:5] == ["0", "0", "file-read-only", "dir-read-only", "a project"]
+    lines = run.stdout.split("\n")
+    assert lines[:6] == ["0", "0", "file-read-only", "dir-read-only", "a project", str(project)]
+    # The project at its own path, and what the sandbox made there the user's.
+    made = (project / "made-inside").stat()
+    assert (made.st_uid, made.st_gid) == (os.getuid(), os.getgid())
+    # Under gVisor the kernel is gVisor's (the host's kernel log is not readable inside either way).
+    assert ("Starting gVisor" in lines[6]) == (runtime == "runsc"), lines
     assert (project / "id_ed25519").read_text() == KEY
     assert (project / "secrets" / "prod.txt").read_text() == "keep me\n"
     assert not (project / "secrets" / "new").exists()

@@ -17,20 +17,41 @@ SOCKET = "aishell-tests"
 
 
 def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=check)
+    run = subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True)
+    if check and run.returncode:
+        pytest.fail(f"tmux {' '.join(args[:3])} ... exited {run.returncode}: {run.stderr.strip()}")
+    return run
+
+
+def end_tmux():
+    """Ends the test terminals' tmux server, and waits until it is gone: a new session started while it is
+    still going away is lost with it."""
+    tmux("kill-server", check=False)
+    wait_for(lambda: tmux("list-sessions", check=False).returncode != 0, timeout=10, what="tmux's server to end")
 
 
 def screen(pane):
     return tmux("capture-pane", "-p", "-t", pane).stdout
 
 
-def wait_for(condition, timeout=120, what="condition"):
+def wait_for(condition, timeout=120, what="condition", seen=None):
+    """Waits until `condition()` holds; failing, says what it waited for and what `seen()` shows then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what}" + (f"; it shows:\n{seen()}" if seen else ""))
+
+
+def holds_within(condition, timeout):
+    """Whether `condition()` comes to hold within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
 
 
 @pytest.fixture
@@ -41,9 +62,17 @@ def project(tmp_path):
     (root / ".aishell").mkdir(parents=True)
     (root / ".aishell" / "config.yaml").write_text(CONFIG)
     yield root
-    tmux("kill-server", check=False)  # no server is left when every pane's command has ended
-    for name in our_containers(root):
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
+    end_tmux()
+    remove_containers(root)
+
+
+def remove_containers(project):
+    """Removes what a test left of the project's sandboxes. A `--rm` sandbox may be going away on its own
+    (tmux ended its terminal): a container that is gone by the time of its `rm` is what this wanted."""
+    for name in our_containers(project):
+        done = subprocess.run(["docker", "rm", "-f", name], capture_output=True, text=True)
+        if done.returncode and "No such container" not in done.stderr:
+            pytest.fail(f"docker rm -f {name} exited {done.returncode}: {done.stderr}")
 
 
 def start(pane, project, command, env=""):
@@ -59,7 +88,10 @@ def test_detach_and_reattach_from_another_terminal(project):
     wait_for(lambda: "$" in screen("first") or "#" in screen("first"), what="a prompt")
 
     start("second", project, "attach")
-    time.sleep(2)
+    # Keys typed before the attach has its terminal are lost (taking a terminal raw flushes its input):
+    # type once the second terminal shows the sandbox's prompt line too.
+    prompt = [line for line in screen("first").splitlines() if "$" in line or "#" in line][-1].strip()
+    wait_for(lambda: prompt in screen("second"), what="the second terminal to attach")
     tmux("send-keys", "-t", "second", "echo seen-from-both-$((6*7))", "Enter")
     wait_for(lambda: "seen-from-both-42" in screen("first"), what="the first terminal to show the command")
 

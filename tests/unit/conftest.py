@@ -48,3 +48,12 @@ class Layers:
 @pytest.fixture
 def layers(tmp_path: Path) -> Layers:
     return Layers(tmp_path)
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's listings and file keys made a moment ago count as settled: the tests change a tree within
+    milliseconds, where a real scan would read such a file or list such a directory again ("racy")."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("aishell_runner.scan.walk"), "RACY_NS", 0)

@@ -103,6 +103,37 @@ def test_bootstrap_defaults_to_auto_and_no_rootless_users(monkeypatch, tmp_path,
     assert seen["check"] is False
 
 
+def test_bootstrap_gvisor_asks_the_role_for_runsc(monkeypatch, tmp_path, as_root):
+    seen = {}
+    fake_playbook(monkeypatch, ok_result(tmp_path), seen)
+    assert cli.main(["bootstrap", "--gvisor"]) == 0
+    assert seen["extravars"]["container_runtime_gvisor"] is True
+
+
+def test_the_summary_says_where_gvisor_is_and_why_not(monkeypatch, tmp_path, capsys, as_root):
+    report = {"localhost": {
+        "engines": {"docker": {"version": "20.10.24", "service": "no-init", "verified": True,
+                               "gvisor": {"available": True, "reason": ""}},
+                    "podman": {"version": "4.3.1", "service": "daemonless", "verified": True,
+                               "gvisor": {"available": False, "reason": "runsc is installed but does not run on "
+                                                                        "this host: no ptrace"}}},
+        "rootless_users": {"alice": {"storage_driver": "overlay", "verified": True,
+                                     "gvisor": {"available": False, "reason": "a container under runsc failed"}}}}}
+    fake_playbook(monkeypatch, ok_result(tmp_path, report=report))
+    monkeypatch.setenv("COLUMNS", "250")  # each reason on one line
+    assert cli.main(["bootstrap", "--gvisor", "--engine", "docker", "--engine", "podman"]) == 0
+    out = capsys.readouterr().out
+    assert "gVisor" in out and "yes" in out and "no: runsc is installed but does not run on this host" in out
+    assert "no: a container under runsc failed" in out
+
+
+def test_gvisor_asked_of_an_engine_whose_set_up_has_none_says_so(monkeypatch, tmp_path, capsys, as_root):
+    fake_playbook(monkeypatch, ok_result(tmp_path))  # a report without gvisor entries (the Lima role's)
+    monkeypatch.setenv("COLUMNS", "250")
+    assert cli.main(["bootstrap", "--gvisor"]) == 0
+    assert "no: this engine's set-up does not install runsc (macOS's Lima VM)" in capsys.readouterr().out
+
+
 def test_rootless_user_without_podman_is_a_usage_error(monkeypatch, as_root, capsys):
     monkeypatch.setattr(bootstrap, "run_playbook", lambda *a, **k: pytest.fail("Ansible must not start"))
     assert cli.main(["bootstrap", "--engine", "docker", "--rootless-user", "alice"]) == 2

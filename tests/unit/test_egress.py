@@ -23,7 +23,8 @@ PROXY = egress.Proxy(ipaddress.IPv4Address("10.213.7.2"), ipaddress.IPv4Network(
 
 @pytest.fixture
 def names(tmp_path):
-    return egress.Names(proxy="p", outbound="o", sandboxes="s", subnet="10.213.7.0/29", config_dir=tmp_path)
+    return egress.Names(proxy="p", outbound="o", sandboxes="s", subnet="10.213.7.0/29", config_dir=tmp_path,
+                        broker="b", broker_dir=tmp_path / "broker")
 
 
 def test_the_allowlist_is_the_agents_hosts_then_registries_then_settings_without_repeats():
@@ -125,3 +126,12 @@ def test_podman_sandboxes_skip_the_arp_sysctls_and_the_other_modes(tmp_path):
     assert none[none.index("--network") + 1] == "none" and "/etc/resolv.conf" not in " ".join(none)
     assert "--network" not in launch_options(network_plan(tmp_path, Docker(), "open"))
     assert not set(egress.ENV_NAMES) & set(network_plan(tmp_path, Docker(), "open").env_names)
+
+
+def test_the_policy_marks_a_sessions_brokered_hosts_and_only_when_they_are_allowlisted(names):
+    address = egress.register(PROXY, names, "s1", ["api.anthropic.com", "*.example.com"],
+                              brokered=["api.anthropic.com", "evil.example.org"])
+    asked = f"{address} api.anthropic.com\n{address} www.example.com\n{address} evil.example.org\n"
+    answers = subprocess.run(["perl", str(HELPER)], input=asked, capture_output=True, text=True, check=True,
+                             env={"AISHELL_EGRESS_CLIENTS": str(names.clients)}).stdout.splitlines()
+    assert answers == ["OK session=s1 broker=yes", "OK session=s1", "ERR session=s1"]

@@ -123,7 +123,12 @@ def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, mo
 
 
 def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
-    (tmp_path / "docker").write_text('#!/bin/sh\necho "Error: No such image: $6" >&2\nexit 1\n')
+    # As Docker and Podman answer an inspect of several images: a line for each one found, whatever the order
+    # asked, an error for each one missing.
+    (tmp_path / "docker").write_text(
+        '#!/bin/sh\necho \'["localhost/b:1","b:latest"]\t{"org.aishell.inputs":"h2"}\'\n'
+        'echo \'["localhost/a:1"]\tnull\'\necho "Error: No such image: localhost/nothing:1" >&2\nexit 1\n')
     (tmp_path / "docker").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    assert Docker().image_labels("localhost/nothing:latest") is None
+    assert Docker().image_labels("localhost/nothing:1", "localhost/a:1", "localhost/b:1") == {
+        "localhost/a:1": {}, "localhost/b:1": {"org.aishell.inputs": "h2"}}

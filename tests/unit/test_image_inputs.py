@@ -102,3 +102,87 @@ def test_the_image_role_installs_exactly_the_registrys_agents():
     spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
     documented = spec["argument_specs"]["main"]["options"]["sandbox_image_agents"]["options"]
     assert list(packages) == list(versions) == list(documented) == list(AGENTS)
+
+
+def _foundation_dockerfile(agents: dict[str, str]) -> str:
+    import jinja2
+
+    template = (images.role_dir() / "templates" / "Dockerfile.foundation.j2").read_text()
+    packages = filters.agent_packages(agents, {"claude": "@anthropic-ai/claude-code", "gemini": "@google/gemini-cli"})
+    return jinja2.Template(template).render(base_image="base", ca_bundle=False, node_arch="x64", node_version="1",
+                                            npm_version="1", agent_packages=packages, detect_secrets_version="1",
+                                            labels={})
+
+
+def test_the_image_holds_the_gemini_settings_the_registry_points_at():
+    """Gemini CLI reads system settings only from root's files, so the image has them (agents.py says why);
+    the launch's GEMINI_CLI_SYSTEM_SETTINGS_PATH names the one that holds its admin policy."""
+    import json
+    import re
+
+    from aishell_runner.agents import GEMINI_AUTONOMOUS_SETTINGS, GEMINI_IMAGE_FILES, REGISTRY
+
+    dockerfile = _foundation_dockerfile({"claude": "1", "gemini": "0.61.0"})
+    written = dict(re.findall(r"printf '%s\\n' (.+?) \\\n +> (\S+)", dockerfile))
+    assert sorted(written.values()) == sorted(GEMINI_IMAGE_FILES)
+    contents = {path: content for content, path in written.items()}
+    settings = json.loads(contents[GEMINI_AUTONOMOUS_SETTINGS].strip("'"))
+    assert settings == {"adminPolicyPaths": ["/etc/gemini-cli/aishell-autonomous.toml"]}
+    assert "'decision = \"allow\"'" in contents["/etc/gemini-cli/aishell-autonomous.toml"]
+    assert REGISTRY["gemini"].autonomy_env == {"GEMINI_CLI_SYSTEM_SETTINGS_PATH": GEMINI_AUTONOMOUS_SETTINGS}
+    assert "/etc/gemini-cli" not in _foundation_dockerfile({"claude": "1", "gemini": ""})
+
+
+def test_each_image_has_its_own_tag_from_its_inputs():
+    assert filters.addressed_image("localhost/aishell-foundation:latest", "0123456789abcdef99") == \
+        "localhost/aishell-foundation:0123456789abcdef"
+    assert filters.addressed_image("registry.example:5000/team/foundation", "feedfacefeedface00") == \
+        "registry.example:5000/team/foundation:feedfacefeedface"  # a port is not a tag
+
+
+def test_a_from_of_the_foundations_name_becomes_a_from_of_its_own_tag():
+    import re
+
+    dockerfile = ("# FROM localhost/aishell-foundation:latest in a comment stays\n"
+                  "FROM localhost/aishell-foundation:latest\nRUN true\n"
+                  "from --platform=linux/amd64 localhost/aishell-foundation AS tools\n"
+                  "FROM localhost/aishell-foundation:latest-custom\nFROM debian:12\n")
+    pattern = filters.foundation_from("localhost/aishell-foundation:latest")
+    assert re.sub(pattern, r"\g<1>localhost/aishell-foundation:abc", dockerfile, flags=re.MULTILINE) == (
+        "# FROM localhost/aishell-foundation:latest in a comment stays\n"
+        "FROM localhost/aishell-foundation:abc\nRUN true\n"
+        "from --platform=linux/amd64 localhost/aishell-foundation:abc AS tools\n"
+        "FROM localhost/aishell-foundation:latest-custom\nFROM debian:12\n")
+
+
+class Labels:
+    """An engine that has some images, each with its labels."""
+
+    def __init__(self, images: dict[str, dict[str, str]]):
+        self.images, self.asked = images, []
+
+    def image_labels(self, *names):
+        self.asked.append(names)
+        return {name: self.images[name] for name in names if name in self.images}
+
+
+def test_the_warm_check_asks_for_each_images_own_tag_once(tmp_path):
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM localhost/aishell-foundation:latest\n")
+    settings = images.settings_with({"sandbox_image_extension_dockerfile": str(dockerfile),
+                                     "sandbox_image_extension_name": "localhost/aishell-project-p-1:latest"})
+    foundation = "f" * 64
+    wanted = images.wanted_images(settings, foundation)
+    assert [image.image for image in wanted.values()] == [
+        "localhost/aishell-foundation:ffffffffffffffff",
+        f"localhost/aishell-egress:{images.egress_hash(foundation)[:16]}",
+        f"localhost/aishell-project-p-1:{images.extension_hash(foundation, dockerfile)[:16]}"]
+    assert images.wanted_image(settings, foundation) == wanted["extension"].image
+    # Another user's foundation under the name as set is not this one: only the own tags count.
+    engine = Labels({"localhost/aishell-foundation:latest": {images.INPUTS_LABEL: foundation},
+                     wanted["foundation"].image: {images.INPUTS_LABEL: foundation},
+                     wanted["egress"].image: {images.INPUTS_LABEL: wanted["egress"].inputs}})
+    freshness = images.check(engine, settings, foundation)
+    assert (freshness.foundation_current, freshness.egress_current, freshness.extension_current) == \
+        (True, True, False)
+    assert engine.asked == [tuple(image.image for image in wanted.values())]

@@ -9,7 +9,9 @@ format (tests/fixtures/lima).
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,13 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "lima"
 
 
 @pytest.fixture
-def mac(tmp_path, monkeypatch):
-    """A pretended Mac whose user alice has the lima role's VM `aishell` running rootless Podman."""
-    home = tmp_path / "Users" / "alice"
+def mac(monkeypatch):
+    """A pretended Mac whose user alice has the lima role's VM `aishell` running rootless Podman.
+
+    In a short directory of its own: a unix socket's path must fit in 108 bytes, and pytest-xdist's workers
+    make tmp_path longer."""
+    root = Path(tempfile.mkdtemp(prefix="mac-"))
+    home = root / "Users" / "alice"
     (home / "src" / "app").mkdir(parents=True)
     instance = home / ".lima" / "aishell"
     (instance / "sock").mkdir(parents=True)
@@ -41,6 +47,7 @@ def mac(tmp_path, monkeypatch):
         monkeypatch.delenv(variable)
     yield home
     server.close()
+    shutil.rmtree(root)
 
 
 def test_the_vm_podman_socket_becomes_container_host(mac):

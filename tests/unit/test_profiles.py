@@ -3,12 +3,13 @@
 import json
 import os
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from aishell_runner import profiles
-from aishell_runner.agents import AGENTS, REGISTRY
+from aishell_runner.agents import AGENTS, CLAUDE_POLICY, REGISTRY
 from aishell_runner.errors import AishellError
 
 
@@ -33,8 +34,11 @@ def profile(agent="claude"):
     return profiles.profile_dir(agent)
 
 
+PROJECT = Path("/src/my project")
+
+
 def prepare(agent, home, autonomous=True, environ=None):
-    profiles.prepare(agent, home, autonomous=autonomous, environ=environ or {})
+    profiles.prepare(agent, home, autonomous=autonomous, project=PROJECT, environ=environ or {})
 
 
 def test_the_profile_gets_the_hosts_instructions_and_settings_but_no_credential(host):
@@ -136,21 +140,39 @@ def test_every_copy_from_the_host_lands_inside_what_the_profile_mounts():
 
 def test_the_plan_mounts_the_profile_and_never_the_hosts_configuration(host, tmp_path):
     home = tmp_path / "sandbox-home"
-    pairs = profiles.mounts("opencode", home, autonomous=True)
+    pairs = profiles.mounts("opencode", home, autonomous=False, project=PROJECT)
     assert pairs == [(profile("opencode") / ".config/opencode", home / ".config/opencode", False),
-                     (profile("opencode") / ".local/share/opencode", home / ".local/share/opencode", False)]
-    assert profiles.mounts("shell", home, autonomous=True) == []
+                     (profile("opencode") / ".local/share/opencode", home / ".local/share/opencode", False),
+                     (profile("opencode") / ".local/state/opencode", home / ".local/state/opencode", False)]
+    assert profiles.mounts("shell", home, autonomous=True, project=PROJECT) == []
 
 
 def test_claude_is_autonomous_by_its_managed_policy_read_only_unless_the_settings_say_no(host, tmp_path):
     home = tmp_path / "sandbox-home"
     policy = "/etc/claude-code/managed-settings.json"
-    autonomous = profiles.mounts("claude", home, autonomous=True)
-    assert autonomous[1:] == [(profiles.policy_file("claude", policy), Path(policy), True)]
+    autonomous = profiles.mounts("claude", home, autonomous=True, project=PROJECT)
+    assert autonomous[1:] == [(profiles.policy_file("claude", policy, CLAUDE_POLICY), Path(policy), True)]
     prepare("claude", host)
-    assert json.loads(profiles.policy_file("claude", policy).read_text())["permissions"] == {
-        "defaultMode": "bypassPermissions"}
-    assert profiles.mounts("claude", home, autonomous=False) == autonomous[:1]
+    assert json.loads(autonomous[1][0].read_text())["permissions"] == {"defaultMode": "bypassPermissions"}
+    assert profiles.mounts("claude", home, autonomous=False, project=PROJECT) == autonomous[:1]
+
+
+def test_codex_gets_its_system_settings_always_and_its_policy_when_autonomous(host, tmp_path):
+    home = tmp_path / "sandbox-home"
+    fixed = {str(target): source for source, target, _ in profiles.mounts("codex", home, True, project=PROJECT)[1:]}
+    assert set(fixed) == {"/etc/codex/config.toml", "/etc/codex/managed_config.toml"}
+    assert [target for _, target, _ in profiles.mounts("codex", home, False, project=PROJECT)[1:]] == [
+        Path("/etc/codex/config.toml")]
+    prepare("codex", host)
+    system = tomllib.loads(fixed["/etc/codex/config.toml"].read_text())
+    # Signed in from OPENAI_API_KEY by a provider of its own; the project trusted (no trust screen).
+    assert system["model_providers"][system["model_provider"]]["env_key"] == "OPENAI_API_KEY"
+    assert system["projects"] == {"/src/my project": {"trust_level": "trusted"}}
+    assert tomllib.loads(fixed["/etc/codex/managed_config.toml"].read_text()) == {
+        "approval_policy": "never", "sandbox_mode": "danger-full-access"}
+    # Another project's launch gets a file of its own: neither rewrites what the other mounts.
+    other = profiles.mounts("codex", home, True, project=Path("/src/other"))[1][0]
+    assert other != fixed["/etc/codex/config.toml"]
 
 
 def test_the_api_key_passed_is_approved_once_by_its_last_20_characters(host):
@@ -160,3 +182,15 @@ def test_the_api_key_passed_is_approved_once_by_its_last_20_characters(host):
     state = json.loads((profile() / ".claude" / ".claude.json").read_text())
     assert state["customApiKeyResponses"] == {"approved": ["abcdefghij0123456789"]}
     assert key not in json.dumps(state)
+
+
+def test_a_new_placeholder_each_session_keeps_only_the_latest_approvals(host):
+    from aishell_runner.agents import APPROVALS_KEPT
+    from aishell_runner.credentials import placeholder
+
+    for _ in range(APPROVALS_KEPT + 5):
+        last = placeholder("sk-ant-api03-" + "k" * 60)
+        prepare("claude", host, environ={"ANTHROPIC_API_KEY": last})
+    state = json.loads((profile() / ".claude" / ".claude.json").read_text())
+    approved = state["customApiKeyResponses"]["approved"]
+    assert len(approved) == APPROVALS_KEPT and approved[-1] == last[-20:]

@@ -19,6 +19,7 @@ import pytest
 
 from aishell_runner.scan import display, scan_tree
 from aishell_runner.scan.content import MAX_BYTES
+from tests.unit.test_scan_content import content_caches
 
 NOBODY = 65534
 AWS_KEY = "AKIAZ7Q3XK4M2PLW9RTB"
@@ -345,13 +346,13 @@ def test_corrupt_cache_is_ignored_and_replaced(tmp_path: Path) -> None:
     write(project / "aws.py", f'key = "{AWS_KEY}"\n')
     cache_dir = tmp_path / "cache"
     scan_json(project, cache_dir=cache_dir)
-    (cache_file,) = cache_dir.iterdir()
+    (cache_file,) = content_caches(cache_dir)
     damaged = [b"\x00not json", b"", b"[]", b'{"version": 1}', b'{"version": 1, "files": 3, "results": {}}',
                b'{"version": 1, "files": {"aws.py": 7}, "results": {}}',
                b'{"version": 1, "files": {}, "results": {"d": [["too", "short"]]}}',
                b'{"version": 1, "files": {}, "results": {"d": 5}}']
     stat = (project / "aws.py").stat()
-    key = f"{stat.st_size}:{stat.st_mtime_ns}"  # the file's entry, cut before its digest
+    key = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"  # the file's entry, cut before its digest
     damaged.append(json.dumps({"version": 1, "files": {"aws.py": key}, "results": {}}).encode())
     for garbage in damaged:
         cache_file.write_bytes(garbage)

@@ -68,8 +68,13 @@ def content_findings(result: ScanResult) -> dict[str, tuple[str, str, int | None
     return table
 
 
+def content_caches(cache_dir: Path) -> list[Path]:
+    """The content scan's cache files (beside them, the walk's: *.tree.json)."""
+    return [path for path in cache_dir.iterdir() if not path.name.endswith(".tree.json")]
+
+
 def cache_text(cache_dir: Path) -> str:
-    (cache_file,) = cache_dir.iterdir()
+    (cache_file,) = content_caches(cache_dir)
     return cache_file.read_text()
 
 
@@ -132,13 +137,13 @@ def test_no_content_scan(project: Path, cache_dir: Path, monkeypatch: pytest.Mon
     calls = ScannerCalls(monkeypatch, allowed=False)
     result = scan_tree(project, content=False, cache_dir=cache_dir)
     assert result.findings == [] and result.content_scanner is None and calls.paths == []
-    assert not cache_dir.exists()
+    assert content_caches(cache_dir) == []  # the walk's alone
 
 
 def test_warm_scan_reads_no_file_and_writes_no_cache(project: Path, cache_dir: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch, settled) -> None:
     cold = scan_tree(project, cache_dir=cache_dir)
-    (cache_file,) = cache_dir.iterdir()
+    (cache_file,) = content_caches(cache_dir)
     before = (cache_file.read_bytes(), cache_file.stat().st_mtime_ns)
     calls = ScannerCalls(monkeypatch, allowed=False)
     warm = scan_tree(project, cache_dir=cache_dir)
@@ -158,6 +163,28 @@ def test_changed_file_is_rescanned_alone(project: Path, cache_dir: Path, monkeyp
                                         "README.md": ("high", "aws-access-key", 3)}
 
 
+def test_a_secret_written_with_its_files_size_and_mtime_put_back_is_found(project: Path, cache_dir: Path,
+                                                                         settled) -> None:
+    """What a sandboxed agent could do to hide a key from the next launch's scan: the ctime gives it away."""
+    scan_tree(project, cache_dir=cache_dir)
+    target = project / "data.py"
+    before, line = target.stat(), f'K = "{AWS_KEY}"\n'
+    target.write_text(line + "#" * (before.st_size - len(line) - 1) + "\n")  # the same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime
+    assert target.stat().st_size == before.st_size and target.stat().st_mtime_ns == before.st_mtime_ns
+    assert content_findings(scan_tree(project, cache_dir=cache_dir))["data.py"][:2] == ("high", "aws-access-key")
+
+
+def test_a_file_changed_in_the_moment_it_was_scanned_is_read_again(project: Path, cache_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    scan_tree(project, cache_dir=cache_dir)  # every file a moment old: its key may not tell a change made now
+    read: list[str] = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: read.append(str(path)) or real_open(path, *a, **k))
+    scan_tree(project, cache_dir=cache_dir)
+    assert str(project / "README.md") in read
+
+
 def test_fixed_file_loses_its_finding(project: Path, cache_dir: Path) -> None:
     scan_tree(project, cache_dir=cache_dir)
     (project / "settings.py").write_text('DEBUG = True\ndb_password = os.environ["DB_PASSWORD"]\n')
@@ -165,7 +192,7 @@ def test_fixed_file_loses_its_finding(project: Path, cache_dir: Path) -> None:
 
 
 def test_touched_or_copied_file_is_not_rescanned(project: Path, cache_dir: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch, settled) -> None:
     scan_tree(project, cache_dir=cache_dir)
     aws = project / "src" / "aws.py"
     stat = aws.stat()
@@ -179,7 +206,7 @@ def test_touched_or_copied_file_is_not_rescanned(project: Path, cache_dir: Path,
     # and the new size and time are remembered, with the same digest: the next scan does not even read it
     entries = json.loads(cache_text(cache_dir))["files"]
     new = aws.stat()
-    assert entries["src/aws.py"].startswith(f"{new.st_size}:{new.st_mtime_ns}:")
+    assert entries["src/aws.py"].startswith(f"{new.st_size}:{new.st_mtime_ns}:{new.st_ctime_ns}:")
     assert entries["src/aws.py"].rpartition(":")[2] == entries["copy.py"].rpartition(":")[2]
 
 
@@ -199,7 +226,7 @@ def test_cache_is_per_root(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.
     write_tree(tmp_path / "two", {"a.py": FILES["README.md"]})
     assert content_findings(scan_tree(tmp_path / "one", cache_dir=cache_dir)) == {"a.py": ("high", "aws-access-key", 4)}
     assert content_findings(scan_tree(tmp_path / "two", cache_dir=cache_dir)) == {}
-    assert len(list(cache_dir.iterdir())) == 2
+    assert len(content_caches(cache_dir)) == 2
     calls = ScannerCalls(monkeypatch, allowed=False)
     assert content_findings(scan_tree(tmp_path / "one", cache_dir=cache_dir)) == {"a.py": ("high", "aws-access-key", 4)}
     assert calls.paths == []
@@ -252,7 +279,7 @@ def test_same_content_in_many_files_is_read_once(tmp_path: Path, cache_dir: Path
 def test_default_cache_dir_follows_xdg(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     scan_tree(project)
-    (cache_file,) = (tmp_path / "xdg" / "aishell" / "scan").iterdir()
+    (cache_file,) = content_caches(tmp_path / "xdg" / "aishell" / "scan")
     assert cache_file.suffix == ".json" and AWS_KEY not in cache_file.read_text()
 
 
@@ -338,7 +365,7 @@ def test_gitleaks_findings(project: Path, cache_dir: Path, gitleaks: FakeGitleak
     argv = gitleaks.argv
     assert argv[argv.index("--source") + 1] == str(project)
     assert {"--redact", "--no-git"} <= set(argv)
-    assert not cache_dir.exists()  # gitleaks needs no cache
+    assert content_caches(cache_dir) == []  # gitleaks needs no cache
 
 
 def test_gitleaks_fingerprint_allowlist(project: Path, cache_dir: Path, gitleaks: FakeGitleaks) -> None:

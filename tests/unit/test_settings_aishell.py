@@ -169,13 +169,14 @@ def test_harness_args_concatenate_with_native_args_per_layer(layers):
 def test_docker_args_forms(layers, home):
     result = layers.load(project="""\
         docker_args: "--cpus 1.5 -m 512m --pids-limit=64 -e A=1 --env B -v ~/data:/data:ro -p 8080:80 --read-only
-          --network=none --security-opt no-new-privileges --cap-drop=ALL"
+          --network=none --security-opt no-new-privileges --cap-drop=ALL --runtime=runsc"
         """)
     assert result.resources == settings.Resources(cpus=1.5, memory="512m", pids=64)
     assert result.env == (EnvVar("A", "1"), EnvVar("B", None))
     assert result.mounts == (Mount(home / "data", Path("/data"), True),)
     assert result.ports == ("8080:80",)
     assert result.security.read_only_root is True and result.network.mode == "none"
+    assert result.security.runtime == "runsc"
 
 
 @pytest.mark.parametrize(("flag", "words"), [
@@ -194,6 +195,7 @@ def test_docker_args_forms(layers, home):
     ("--dns=8.8.8.8", ["--dns=8.8.8.8", "no equivalent"]),
     ("--tmpfs=/tmp:rw", ["--tmpfs", "no equivalent"]),
     ("--cpus=lots", ["'lots' is not a number"]),
+    ("--runtime=kata", ["--runtime=kata", "no equivalent", "security.runtime"]),
 ])
 def test_docker_args_without_a_safe_equivalent_are_refused_by_name(layers, flag, words):
     listed = " " not in flag  # a list item is one argument; text splits on white space, as in aishell

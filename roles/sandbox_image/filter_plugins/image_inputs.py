@@ -47,6 +47,27 @@ def egress_hash(foundation: str, files_sha256: dict[str, str]) -> str:
     return _digest({"foundation": foundation, "files": files_sha256})
 
 
+def addressed_image(name: str, inputs: str) -> str:
+    """The image's own tag: its name's repository, tagged with the first 16 characters of its inputs' hash.
+
+    Two users or projects whose settings differ want different tags, so neither rebuilds the other's image;
+    the name as set (`...:latest`) is kept as an alias of the image built last.
+    """
+    repository, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:  # no tag: what follows a colon is a registry's port
+        repository = name
+    return f"{repository}:{inputs[:16]}"
+
+
+def foundation_from(alias: str) -> str:
+    """The regular expression of a Dockerfile's `FROM` of the foundation's name as set (with or without its
+    tag), for ansible.builtin.replace: group 1 is what precedes the image."""
+    repository, colon, tag = alias.rpartition(":")
+    if not colon or "/" in tag:
+        repository, tag = alias, "latest"
+    return rf"(?i)^(\s*FROM\s+(?:--\S+\s+)*){re.escape(repository)}(?::{re.escape(tag)})?(?=\s|$)"
+
+
 def agent_packages(agents: dict[str, str], packages: dict[str, str]) -> list[str]:
     """npm install arguments (`package@version`) for the enabled agents, in a stable order."""
     return [f"{packages[name]}@{version}" for name, version in sorted(agents.items()) if version]
@@ -54,13 +75,15 @@ def agent_packages(agents: dict[str, str], packages: dict[str, str]) -> list[str
 
 def image_report(inspected: dict[str, Any], built: list[str]) -> dict[str, Any]:
     """What the report says of one image, from a registered `image inspect` loop result."""
+    image = inspected["item"]["image"]  # its own tag; the report is keyed by its name as set
     if inspected.get("rc") != 0:
-        return {"present": False, "built": False}
+        return {"present": False, "built": False, "image": image}
     size, _, labels = inspected["stdout"].partition(" ")
     labels = json.loads(labels or "null") or {}
     return {
         "present": True,
-        "built": inspected["item"] in built,
+        "image": image,
+        "built": image in built,
         "size_bytes": int(size),
         "inputs": labels.get("org.aishell.inputs"),
         "base": labels.get("org.aishell.base"),
@@ -101,6 +124,8 @@ class FilterModule:
             "aishell_foundation_hash": foundation_hash,
             "aishell_extension_hash": extension_hash,
             "aishell_egress_hash": egress_hash,
+            "aishell_addressed_image": addressed_image,
+            "aishell_foundation_from": foundation_from,
             "aishell_agent_packages": agent_packages,
             "aishell_image_report": image_report,
             "aishell_build_failure": build_failure,

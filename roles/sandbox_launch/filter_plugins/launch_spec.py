@@ -31,6 +31,7 @@ def launch_options(plan: dict[str, Any]) -> list[str]:
         options += ["--label", f"{key}={value}"]
     options += _identity(plan)
     options += _security(plan["security"])
+    options += _runtime(plan)
     options += _limits(plan)
     options += _network(plan)
     # A private, writable home owned by the user; the agent's profile is mounted into it.
@@ -72,6 +73,19 @@ def _security(security: dict[str, Any]) -> list[str]:
     return options
 
 
+def _runtime(plan: dict[str, Any]) -> list[str]:
+    # runc is the engine's own runtime (runc or crun): no option. runsc is gVisor's, registered under that
+    # name by `aishell-run bootstrap --gvisor` (Docker's daemon.json, Podman's containers.conf drop-in).
+    if plan["security"].get("runtime", "runc") != "runsc":
+        return []
+    options = ["--runtime", "runsc"]
+    if plan["keep_id"]:
+        # Rootless Podman gives runsc no cgroup it may write to (gVisor issue 7449: "configuring cgroup ...
+        # permission denied"); the limits then hold as they do for runc there (rlimits, docs/security.md).
+        options += ["--runtime-flag", "ignore-cgroups"]
+    return options
+
+
 def _limits(plan: dict[str, Any]) -> list[str]:
     resources = plan["resources"]
     if plan["limits"] == "nproc":
@@ -92,6 +106,9 @@ def _network(plan: dict[str, Any]) -> list[str]:
     # resolver (an empty resolv.conf): DNS cannot carry data out.
     options = ["--network", str(network["name"]), "--volume", f"{plan['empty_file']}:/etc/resolv.conf:ro",
                "--sysctl", "net.ipv6.conf.all.disable_ipv6=1"]
+    if network.get("trust_bundle"):
+        # The image's trust store with the credential broker's CA (the role wrote it), over the image's own.
+        options += ["--volume", f"{network['trust_bundle']}:/etc/ssl/certs/ca-certificates.crt:ro"]
     if plan["engine"] == "docker":
         # Docker's internal bridge still answers ARP for the subnet: an address with no one behind it would
         # hang for three seconds of ARP probes; one probe of 0.1 s makes it fail fast. (Podman's internal
