@@ -1,13 +1,17 @@
 """Sandbox images on real engines: built offline, trusted CA, rebuilt only when an input changed.
 
 The tests share one project and run in order: each starts from the images the
-previous one left.
+previous one left. Their inputs are their own (a CA bundle carrying this run's
+nonce): an image store kept from an earlier run (a developer's second `make
+test`, a CI machine whose engine storage was kept) holds none of them, so
+"built" means built by this run. The images they tag are removed at the end.
 """
 
 import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,10 @@ EGRESS = "localhost/aishell-egress:latest"  # the egress proxy's image, built wi
 SMALL = ["--base-source", "debootstrap", "--agent", "codex=", "--agent", "gemini=", "--agent", "opencode="]
 
 
+HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem")
+TAGGED: set[str] = set()  # the images' own tags this module's builds reported, and its project's name
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
@@ -29,13 +37,26 @@ def project(tmp_path_factory):
     (root / ".aishell" / "Dockerfile").write_text(
         f"FROM {FOUNDATION}\nRUN echo one > /etc/aishell-extension\n"
     )
-    return root
+    host_bundle = next((Path(path) for path in HOST_CA_BUNDLES if Path(path).is_file()), None)
+    assert host_bundle, f"no host CA bundle at any of {HOST_CA_BUNDLES}"
+    # The host's bundle still (npm inside must reach the registry); the comment makes the inputs this run's.
+    (root / "ca-bundle.pem").write_text(f"{host_bundle.read_text()}\n# test run {uuid.uuid4()}\n")
+    yield root
+    if TAGGED:
+        removed = subprocess.run(["docker", "image", "rm", *sorted(TAGGED)], capture_output=True, text=True)
+        assert removed.returncode == 0, removed.stderr
 
 
 def build(project, *extra, expect=0):
-    run = subprocess.run([AISHELL_RUN, "build", "--json", *SMALL, *extra], cwd=project, capture_output=True, text=True)
+    argv = [AISHELL_RUN, "build", "--json", *SMALL, "--ca-bundle", str(project / "ca-bundle.pem"), *extra]
+    run = subprocess.run(argv, cwd=project, capture_output=True, text=True)
     assert run.returncode == expect, run.stderr
-    return json.loads(run.stdout) if expect == 0 else run
+    if expect != 0:
+        return run
+    document = json.loads(run.stdout)
+    TAGGED.update(image["image"] for image in document["images"] if image["size_bytes"])
+    TAGGED.add(extension(document))  # the project's name as set, this run's project's alone
+    return document
 
 
 def image_id(name):
@@ -87,8 +108,8 @@ def test_host_ca_bundle_lets_npm_reach_the_registry_inside(project):
 def test_nothing_changed_builds_nothing_and_starts_no_ansible(project, tmp_path, monkeypatch):
     build(project)  # converge
     state = tmp_path / "state"
-    run = subprocess.run([AISHELL_RUN, "build", "--json", *SMALL], cwd=project, capture_output=True, text=True,
-                         env={**os.environ, "XDG_STATE_HOME": str(state)})
+    run = subprocess.run([AISHELL_RUN, "build", "--json", *SMALL, "--ca-bundle", str(project / "ca-bundle.pem")],
+                         cwd=project, capture_output=True, text=True, env={**os.environ, "XDG_STATE_HOME": str(state)})
     assert run.returncode == 0, run.stderr
     assert not any(built(json.loads(run.stdout)).values())
     assert not (state / "aishell" / "runs").exists()  # no ansible-runner run was started
