@@ -230,10 +230,10 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     )
     if ui is not None and args.command_argv is None and harness != "shell":  # a launch, not `plan`
         _require_a_credential(harness, plan)
-    # One state directory per plan (the passwd files it mounts are part of it).
+    # One state directory per plan; the passwd files name only the user, so the project's plans share them.
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
     if engine.uses_passwd_files():
-        plan.passwd_dir = str(state)
+        plan.passwd_dir = str(state.parent)
     # Behind the proxy every credential passed in is brokered; in the open network there is no broker.
     behind_proxy = {name: credential for name, credential in credentials.brokered(settings.credentials).items()
                     if name in plan.env_names} if names else {}
