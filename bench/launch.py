@@ -166,7 +166,7 @@ def profile_breakdown(project: Path) -> str:
 
 def sandbox_flags_argv(project: Path) -> list[str]:
     """The engine command line the last launch on `project` ran (flags, mounts, limits), running `true`."""
-    specs = [path for path in (state_dir() / "launch").glob("*/*/launch.json") if str(project) in path.read_text()]
+    specs = [path for path in (state_dir() / "launch").glob("*/*.json") if str(project) in path.read_text()]
     spec = json.loads(max(specs, key=lambda path: path.stat().st_mtime).read_text())
     # As a session builds it (session.py), without the session's own name and terminal.
     env = [option for name in spec["env"] for option in ("--env", name)]
@@ -187,7 +187,7 @@ with open(project + "/.aishell/config.yaml", "w") as config:
 def sandbox_flags_argv(project, image):
     # The engine command line the last launch on `project` ran (flags, mounts, limits), running `true`.
     import glob
-    specs = [path for path in glob.glob(os.path.expanduser("~/.local/state/aishell/launch/*/*/launch.json"))
+    specs = [path for path in glob.glob(os.path.expanduser("~/.local/state/aishell/launch/*/*.json"))
              if project in open(path).read()]
     spec = json.load(open(max(specs, key=os.path.getmtime)))
     env = [option for name in spec["env"] for option in ("--env", name)]

@@ -230,10 +230,10 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     )
     if ui is not None and args.command_argv is None and harness != "shell":  # a launch, not `plan`
         _require_a_credential(harness, plan)
-    # One state directory per plan; the passwd files name only the user, so the project's plans share them.
-    state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"] / plan.digest()[:16]
+    # One state directory per project: each plan's launch spec, and the passwd files (they name only the user).
+    state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"]
     if engine.uses_passwd_files():
-        plan.passwd_dir = str(state.parent)
+        plan.passwd_dir = str(state)
     # Behind the proxy every credential passed in is brokered; in the open network there is no broker.
     behind_proxy = {name: credential for name, credential in credentials.brokered(settings.credentials).items()
                     if name in plan.env_names} if names else {}
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     owner.reap_orphans()  # what sessions whose wrapper was killed left behind (a directory listing if none)
     ready = prepare(args, ui)
     engine, plan = ready.engine, ready.plan
-    spec_file = ready.state / "launch.json"
+    spec_file = ready.state / f"{plan.digest()[:16]}.json"  # named so by the sandbox_launch role
     spec = _read_spec(spec_file)
     spec_current = spec.get("plan_hash") == plan.digest()
     images_current, proxy = _engine_ready(engine, ready) if spec_current else (False, None)

@@ -1,6 +1,6 @@
 """A launch plan -> the engine options of its sandbox: the one place that makes a sandbox's command line.
 
-The role's template writes these options into the launch spec (launch.json); `aishell-run plan` loads this
+The role's template writes these options into the launch spec (PLAN-HASH.json); `aishell-run plan` loads this
 same file to print them (aishell_runner/paths.py role_plugin), so what is shown is what runs. The plan is
 structured data (aishell_runner/plan.py LaunchPlan.role_input): image, user, mounts, environment names,
 limits, security, network. What belongs to one session (its name, a terminal, its address on the proxy's
