@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -100,6 +101,33 @@ def test_warm_launch_starts_no_ansible_also_for_another_command(project, state):
     assert (run.returncode, run.stdout) == (0, "another command\n"), run.stderr
     after = sorted(runs.iterdir()) if runs.exists() else []
     assert after == before
+
+
+def modules_run(run_dir):
+    """The tasks of one ansible-runner run (its job events) that ran a module: not skipped, not an include."""
+    events = [json.loads(path.read_text()) for path in run_dir.glob("artifacts/*/job_events/*.json")]
+    return {event["event_data"]["task"] for event in events if event["event"] in ("runner_on_ok", "runner_on_failed")
+            and event["event_data"].get("task_action", "").rpartition(".")[2] not in ("include_role",
+                                                                                   "validate_argument_spec")}
+
+
+def test_a_settings_change_only_renders_the_new_spec(project, state):
+    # With the images current and the proxy running, a settings change asks the engine nothing more (aishell-run
+    # just had its answer) and leaves the project's passwd pair as it is (it names only the user): the one
+    # module run is the new plan's spec, written beside the others.
+    assert aishell(project, state, "exec", "--", "true").returncode == 0
+    directory, = [path for path in (state / "aishell" / "launch").iterdir()
+                  if any(str(project) in spec.read_text() for spec in path.glob("*.json"))]
+    specs = set(directory.glob("*.json"))
+    config = project / ".aishell" / "config.yaml"
+    try:
+        config.write_text(CONFIG + "env: [AISHELL_TEST_COLD=1]\n")
+        run = aishell(project, state, "exec", "--", "sh", "-c", "echo $AISHELL_TEST_COLD; id -un")
+    finally:
+        config.write_text(CONFIG)
+    assert (run.returncode, run.stdout.split()) == (0, ["1", pwd.getpwuid(os.getuid()).pw_name]), run.stderr
+    assert len(set(directory.glob("*.json")) - specs) == 1
+    assert modules_run(max((state / "aishell" / "runs").iterdir())) == {"Render the launch spec"}
 
 
 def test_sigterm_to_the_wrapper_removes_the_container(project, state):
