@@ -15,8 +15,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.ansible_helpers import run_play
+from tests.ansible_helpers import REPO, run_play
 from tests.integration.conftest import ROOTLESS_USER, run_as_rootless_user
 
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
@@ -26,7 +27,9 @@ EGRESS = "localhost/aishell-egress:latest"  # the egress proxy's image, built wi
 SMALL = ["--base-source", "debootstrap", "--agent", "codex=", "--agent", "gemini=", "--agent", "opencode="]
 
 
-HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem")
+# Where the role looks for the host's CA bundle (`--ca-bundle auto`).
+HOST_CA_BUNDLES = yaml.safe_load((REPO / "roles/sandbox_image/vars/main.yml").read_text())[
+    "__sandbox_image_ca_candidates"]
 TAGGED: set[str] = set()  # the images' own tags this module's builds reported, and its project's name
 
 
