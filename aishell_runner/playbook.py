@@ -32,6 +32,13 @@ STOP_GRACE_SECONDS = 20
 ARG_SPEC_MARKERS = ("Validating arguments against arg spec", "argument spec", "Validation of arguments failed")
 # Messages that say a command failed without saying why; its stderr says why.
 GENERIC_MESSAGES = ("non-zero return code", "MODULE FAILURE")
+# A task is shown once it does something (a result, not a skip), or once it has run this long without a result.
+SHOW_RUNNING_AFTER_SECONDS = 0.5
+# Results that show a task ran (or is running) on a host; a skip is none of them.
+RAN_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_item_on_ok",
+              "runner_item_on_failed", "runner_on_async_poll")
+# Tasks that Ansible adds and a user would not recognise as a step.
+UNSHOWN_ACTIONS = ("validate_argument_spec",)
 
 
 def is_argument_spec_failure(task: str, message: str) -> bool:
@@ -77,12 +84,19 @@ class PlaybookResult:
 
 
 class EventCollector:
-    """ansible-runner event handler: task names, failures, stats, and Ansible's pid."""
+    """ansible-runner event handler: task names, failures, stats, and Ansible's pid.
+
+    `on_task` hears of the tasks that run, not of those skipped: a task is named at its first result, or by
+    `show_a_long_task` once it has run SHOW_RUNNING_AFTER_SECONDS without one (an image build, say).
+    """
 
     def __init__(self, on_task: Callable[[str], None] | None = None,
-                 on_event: Callable[[dict[str, Any]], None] | None = None):
+                 on_event: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.on_task = on_task
         self.on_event = on_event  # every event, e.g. for progress per host
+        self._clock = clock
+        self._pending: tuple[str, float] | None = None  # the task started and not shown yet, and when
         self.failures: list[TaskFailure] = []
         self.custom_stats: dict[str, Any] = {}
         self.changed: dict[str, int] = {}
@@ -97,10 +111,15 @@ class EventCollector:
             self.on_event(event)
         kind = event.get("event")
         data = event.get("event_data") or {}
-        if kind == "playbook_on_task_start" and self.on_task:
-            self.on_task(data.get("task") or data.get("name") or "")
+        if kind == "playbook_on_task_start":
+            quiet = str(data.get("task_action") or "").rpartition(".")[2] in UNSHOWN_ACTIONS
+            self._pending = None if quiet else (data.get("task") or data.get("name") or "", self._clock())
+        elif kind == "runner_on_skipped":
+            self._pending = None
+        elif kind in RAN_EVENTS:
+            self._show_pending()
         # ignore_errors is true, or null when not set: only real failures count.
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failures.append(
                 TaskFailure(
                     host=data.get("host", "?"),
@@ -116,6 +135,16 @@ class EventCollector:
             self.changed = {host: (data.get("changed") or {}).get(host, 0) for host in hosts}
             self.ok_tasks = {host: (data.get("ok") or {}).get(host, 0) for host in hosts}
         return True  # False would make ansible-runner drop the event from its artifacts
+
+    def show_a_long_task(self) -> None:
+        """Name the task at hand if it has been running a while with no result yet (called between outputs)."""
+        if self._pending and self._clock() - self._pending[1] >= SHOW_RUNNING_AFTER_SECONDS:
+            self._show_pending()
+
+    def _show_pending(self) -> None:
+        if self._pending and self.on_task:
+            self.on_task(self._pending[0])
+        self._pending = None
 
 
 def failure_message(res: dict[str, Any]) -> str:
@@ -166,6 +195,11 @@ def run_playbook(
 
     collector = EventCollector(on_task, on_event)
     with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets():
+
+        def between_outputs() -> bool:  # ansible-runner's cancel_callback
+            collector.show_a_long_task()
+            return cancel()
+
         runner = ansible_runner.run(
             private_data_dir=str(_fresh_run_dir(name)),
             project_dir=str(root),
@@ -177,7 +211,7 @@ def run_playbook(
             envvars={"ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(root / "roles"),
                      **(envvars or {})},
             event_handler=collector,
-            cancel_callback=cancel,
+            cancel_callback=between_outputs,
             # ansible-runner asks cancel_callback between waits for output: once a second.
             settings={"pexpect_timeout": 1},
             quiet=True,

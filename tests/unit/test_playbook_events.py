@@ -65,7 +65,7 @@ def replay(events: list[dict], on_task=None) -> EventCollector:
     return collector
 
 
-def test_task_names_are_reported_as_tasks_start():
+def test_the_tasks_that_run_are_named_and_the_skipped_ones_not():
     seen: list[str] = []
     replay([
         {"event": "playbook_on_start", "pid": PID, "event_data": {"playbook": PLAY["playbook"]}},
@@ -73,9 +73,38 @@ def test_task_names_are_reported_as_tasks_start():
         task_start("Gathering Facts"),
         runner("runner_on_start", "localhost", "Gathering Facts", {}),
         runner("runner_on_ok", "localhost", "Gathering Facts", {"changed": False}),
+        task_start("Stop when the engine does not answer"),
+        runner("runner_on_start", "localhost", "Stop when the engine does not answer", {}),
+        runner("runner_on_skipped", "localhost", "Stop when the engine does not answer", {}),
+        task_start("Add the users to the docker group"),
+        runner("runner_item_on_skipped", "localhost", "Add the users to the docker group", {}),
+        runner("runner_item_on_ok", "localhost", "Add the users to the docker group", {}),
+        runner("runner_on_ok", "localhost", "Add the users to the docker group", {}),
+        {"event": "playbook_on_task_start", "pid": PID,
+         "event_data": {**PLAY, "task": "Validating arguments against arg spec 'main' - Install an engine",
+                        "task_action": "ansible.builtin.validate_argument_spec"}},
+        runner("runner_on_ok", "localhost", "Validating arguments against arg spec 'main' - Install an engine", {}),
         task_start("Install the engine's packages with apt"),
+        runner("runner_on_failed", "localhost", "Install the engine's packages with apt", COMMAND_FAILED),
     ], on_task=seen.append)
-    assert seen == ["Gathering Facts", "Install the engine's packages with apt"]
+    assert seen == ["Gathering Facts", "Add the users to the docker group", "Install the engine's packages with apt"]
+
+
+def test_a_task_running_long_without_a_result_is_named_while_it_runs_and_once():
+    now = [100.0]
+    seen: list[str] = []
+    collector = EventCollector(seen.append, clock=lambda: now[0])
+    collector(task_start("Build the foundation image"))
+    collector(runner("runner_on_start", "localhost", "Build the foundation image", {}))
+    now[0] += 0.2
+    collector.show_a_long_task()
+    assert seen == []  # it may still turn out skipped
+    now[0] += 0.4
+    collector.show_a_long_task()
+    assert seen == ["Build the foundation image"]
+    collector(runner("runner_on_ok", "localhost", "Build the foundation image", {"changed": True}))
+    collector.show_a_long_task()
+    assert seen == ["Build the foundation image"]
 
 
 def test_custom_stats_come_from_artifact_data_of_the_stats_event():
