@@ -127,7 +127,7 @@ def test_a_settings_change_only_renders_the_new_spec(project, state):
         config.write_text(CONFIG)
     assert (run.returncode, run.stdout.split()) == (0, ["1", pwd.getpwuid(os.getuid()).pw_name]), run.stderr
     assert len(set(directory.glob("*.json")) - specs) == 1
-    assert modules_run(max((state / "aishell" / "runs").iterdir())) == {"Render the launch spec"}
+    assert modules_run(max((state / "aishell" / "runs").iterdir())) == {"Write the plan's launch spec"}
 
 
 def test_sigterm_to_the_wrapper_removes_the_container(project, state):
