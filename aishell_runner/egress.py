@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .agents import REGISTRY as AGENT_REGISTRY
+from .background import in_background
 from .errors import AishellError
 from .paths import state_dir
 
@@ -130,24 +131,20 @@ class Proxy:
 def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | None:
     """The proxy when it runs with the wanted configuration on both of its networks, else None.
 
-    Two engine calls side by side: the proxy's and the credential broker's state, and whether the networks
-    still exist. A running proxy can be left without one (removed or disconnected from outside): a sandbox
+    Two questions side by side (engine.inspect): the proxy's and the credential broker's state, and whether
+    the networks still exist. A running proxy can be left without one (removed or disconnected from outside): a sandbox
     started on a network that is gone fails at launch, and one behind a proxy without its outbound network
     reaches nothing. The broker must run with the proxy's configuration.
     """
-    template = ("{{.State.Running}} {{index .Config.Labels \"" + CONFIG_LABEL + "\"}} "
-                "{{json .NetworkSettings.Networks}}")
-    networks = engine.start("network", "inspect", "--format", "{{.Name}}", names.outbound, names.sandboxes)
-    run = engine.run("container", "inspect", "--format", template, names.proxy, names.broker)
-    networks_exist = engine.finish(networks) == 0
-    lines = run.stdout.strip().splitlines()
-    if run.returncode != 0 or len(lines) != 2 or not networks_exist:
+    networks = in_background(engine.inspect, "network", names.outbound, names.sandboxes)
+    containers = engine.inspect("container", names.proxy, names.broker)
+    if containers is None or networks() is None:
         return None
-    running, _, rest = lines[0].partition(" ")
-    label, _, attachments = rest.partition(" ")
-    if running != "true" or label != wanted_hash or lines[1].split()[:2] != ["true", wanted_hash]:
-        return None
-    attachments = json.loads(attachments or "null") or {}
+    for container in containers:
+        labels = (container.get("Config") or {}).get("Labels") or {}
+        if (container.get("State") or {}).get("Running") is not True or labels.get(CONFIG_LABEL) != wanted_hash:
+            return None
+    attachments = (containers[0].get("NetworkSettings") or {}).get("Networks") or {}
     attached = attachments.get(names.sandboxes) or {}
     if names.outbound not in attachments or not attached.get("IPAddress"):
         return None

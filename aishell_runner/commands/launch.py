@@ -12,15 +12,14 @@ import fcntl
 import hashlib
 import json
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
 
 from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
+from ..background import in_background
 from ..engines import choose_engine, engine_answers, runtimes, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
@@ -32,8 +31,6 @@ from ..scan.policy import ScanRoot, review
 from ..session import client_env, run_session, session_argv, session_command
 from ..settings import Settings, SettingsError, load_settings
 from ..ui import UI
-
-T = TypeVar("T")
 
 # What `docker run` and `podman run` answer when the engine itself failed (not the command).
 ENGINE_FAILED = 125
@@ -327,33 +324,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _engine_ready(engine: Engine, ready: Prepared) -> tuple[bool, egress.Proxy | None]:
     """Whether the images are current, and the proxy when it runs as wanted: the engine's answers, side by side."""
-    asked = _in_background(egress.running_proxy, engine, ready.egress, ready.egress_hash) if ready.egress else None
+    asked = in_background(egress.running_proxy, engine, ready.egress, ready.egress_hash) if ready.egress else None
     current = images.check(engine, ready.image_settings, ready.foundation_hash).all_current
     return current, asked() if asked else None
-
-
-def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]:
-    """function(*args) started in a thread (concurrent.futures would cost the warm path its import); the call
-    returned waits for the result, or raises the function's exception."""
-    outcome: list = []
-    thread = threading.Thread(target=lambda: outcome.append(_outcome(function, args)), daemon=True)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        value, error = outcome[0]
-        if error is not None:
-            raise error
-        return value
-
-    return result
-
-
-def _outcome(function: Callable, args: tuple) -> tuple[object, BaseException | None]:
-    try:
-        return function(*args), None
-    except BaseException as error:  # raised again in the caller's thread
-        return None, error
 
 
 def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> None:

@@ -82,6 +82,19 @@ class Engine:
                     found[name] = json.loads(labels or "null") or {}
         return found
 
+    def inspect(self, kind: str, *names: str) -> list[dict] | None:
+        """The engine's inspect documents of `names` (images, containers or networks: `kind`), in their order;
+        None when one of them is missing, or the answer cannot be read."""
+        run = self.run(kind, "inspect", *names)
+        if run.returncode != 0:
+            return None
+        with contextlib.suppress(ValueError):
+            documents = json.loads(run.stdout)
+            if isinstance(documents, list) and len(documents) == len(names) and all(
+                    isinstance(document, dict) for document in documents):
+                return documents
+        return None
+
     def keeps_user_id(self) -> bool:
         """Whether the engine maps the user to the same IDs inside through a user namespace (rootless Podman)."""
         return False

@@ -10,13 +10,41 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .base import Engine
+from . import docker_api
+from .base import ENGINE_TIMEOUT, Engine
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 
 
 class Docker(Engine):
     name = "docker"
+
+    def inspect(self, kind: str, *names: str) -> list[dict] | None:
+        found = self._from_socket(kind, names)
+        if found is None:
+            return super().inspect(kind, *names)
+        return [found[name] for name in names] if len(found) == len(names) else None
+
+    def image_labels(self, *images: str) -> dict[str, dict[str, str]]:
+        found = self._from_socket("image", images)
+        if found is None:
+            return super().image_labels(*images)
+        return {name: (document.get("Config") or {}).get("Labels") or {} for name, document in found.items()}
+
+    def _from_socket(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
+        """The documents the daemon has, asked over its socket (docker_api.py); None where the client must be
+        asked instead: another daemon chosen (DOCKER_HOST, a context), or no answer to read."""
+        from . import _local_docker_socket  # here: the package imports this module
+
+        path = _local_docker_socket()
+        if path is None:
+            return None
+        try:
+            return docker_api.inspect(path, kind, names, ENGINE_TIMEOUT)
+        except TimeoutError:
+            raise self._hung(["docker", kind, "inspect", *names], ENGINE_TIMEOUT) from None
+        except (OSError, ValueError):
+            return None  # not ours to connect to (permissions), or not the daemon: the client says why
 
     def has_runtime(self, runtime: str) -> bool:
         # The daemon's registered runtimes (daemon.json's `runtimes`, --add-runtime), by name.

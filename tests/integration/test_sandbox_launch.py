@@ -225,3 +225,19 @@ def test_pre_start_commands_run_before_the_command(project, state):
         config.write_text(original)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "prepared"
+
+
+def test_the_docker_socket_answers_as_the_docker_client_does(project, state):
+    """A warm launch asks Docker over its socket (engines/docker_api.py); the client would answer the same."""
+    from aishell_runner.engines.base import Engine
+    from aishell_runner.engines.docker import Docker
+
+    docker = Docker()
+    image = json.loads(aishell(project, state, "plan", "--json").stdout)["image"]
+    by_client = Engine.image_labels(docker, image, "localhost/aishell-no-such-image:1")
+    assert by_client and docker.image_labels(image, "localhost/aishell-no-such-image:1") == by_client
+    for kind, names in (("network", ("bridge",)), ("image", (image,))):
+        by_socket, by_client = docker.inspect(kind, *names), Engine.inspect(docker, kind, *names)
+        assert by_socket is not None and [d["Id"] for d in by_socket] == [d["Id"] for d in by_client]
+    assert docker.inspect("network", "bridge", "aishell-no-such-network") is None
+    assert Engine.inspect(docker, "network", "bridge", "aishell-no-such-network") is None

@@ -130,5 +130,45 @@ def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
         'echo \'["localhost/a:1"]\tnull\'\necho "Error: No such image: localhost/nothing:1" >&2\nexit 1\n')
     (tmp_path / "docker").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")  # the client is asked, not a socket
     assert Docker().image_labels("localhost/nothing:1", "localhost/a:1", "localhost/b:1") == {
         "localhost/a:1": {}, "localhost/b:1": {"org.aishell.inputs": "h2"}}
+
+
+def _daemon_socket(tmp_path, answer: bytes | None) -> str:
+    """A Unix socket that takes one connection and answers `answer` (None: never answers)."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "daemon.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+
+    def serve():
+        connection, _ = server.accept()
+        connection.recv(4096)
+        if answer is not None:
+            connection.sendall(answer)
+            connection.close()
+        else:
+            threading.Event().wait(5)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path
+
+
+def test_a_socket_that_is_not_the_daemon_leaves_the_question_to_the_client(tmp_path, monkeypatch):
+    (tmp_path / "docker").write_text("#!/bin/sh\necho '[\"localhost/a:1\"]\t{\"k\":\"v\"}'\n")
+    (tmp_path / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_HOST", "unix://" + _daemon_socket(tmp_path, b"SSH-2.0-not-http\r\n"))
+    assert Docker().image_labels("localhost/a:1") == {"localhost/a:1": {"k": "v"}}
+
+
+def test_a_daemon_that_does_not_answer_on_its_socket_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix://" + _daemon_socket(tmp_path, None))
+    monkeypatch.setattr("aishell_runner.engines.docker.ENGINE_TIMEOUT", 0.5)
+    with pytest.raises(AishellError, match="docker did not answer `docker image inspect localhost/a:1") as hung:
+        Docker().image_labels("localhost/a:1")
+    assert hung.value.exit_code == 4
