@@ -26,8 +26,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from . import walk
 from .findings import Finding, ScanResult, Skipped
-from .walk import File, racy
+from .walk import File
 
 MAX_BYTES = 2 * 1024 * 1024
 CACHE_VERSION = 1
@@ -72,7 +73,7 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
         if stat.st_size > MAX_BYTES:
             result.skipped.append(Skipped(file.relative, "larger than 2 MiB (content not scanned)"))
             continue
-        key = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
+        key = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:"
         digest = cache.digest_for(file.relative, key, stat.st_ctime_ns)
         if digest is None:
             unknown.append((file, key))
@@ -162,21 +163,23 @@ class _Cache:
     def __init__(self, path: Path):
         self.path = path
         self.files, self.results, self.last_started = _read_cache(path)
+        self.settled_before = self.last_started - walk.RACY_NS  # a ctime before it was not racy (walk.racy)
         self.started = time.time_ns()
         self.kept: dict[str, str] = {}
         self.changed = False
         self._clean: set[str] | None = None
 
     def digest_for(self, relative: str, key: str, ctime: int) -> str | None:
-        """The digest remembered for the file while its key is the one remembered, and was not racy then."""
+        """The digest remembered for the file while its key ("size:mtime:ctime:") is the one remembered, and
+        was not racy then. (Called for every file of a tree at every launch: kept to a lookup and a compare.)"""
         entry = self.files.get(relative)
-        if entry and entry.startswith(key + ":") and not racy(ctime, self.last_started):
+        if entry is not None and entry.startswith(key) and ctime < self.settled_before:
             self.kept[relative] = entry
-            return entry[len(key) + 1:]
+            return entry[len(key):]
         return None
 
     def keep(self, relative: str, key: str, digest: str) -> None:
-        self.kept[relative] = f"{key}:{digest}"
+        self.kept[relative] = key + digest
         self.changed = True
 
     def known(self, digest: str) -> bool:
@@ -212,8 +215,9 @@ def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None]
     """
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
         data = json.loads(path.read_bytes())
-        if data["version"] == CACHE_VERSION:
-            files = {str(relative): str(entry) for relative, entry in data["files"].items()}
+        files = data["files"]
+        # JSON's keys are text; the entries are checked by their types alone (in C: a tree's every file).
+        if data["version"] == CACHE_VERSION and type(files) is dict and set(map(type, files.values())) <= {str}:
             results = {str(digest): None if found is None else [_hit(*hit) for hit in found]
                        for digest, found in data["results"].items()}
             return files, results, int(data.get("started", 0))
