@@ -28,7 +28,7 @@ class Engine:
 
     def run(self, *args: str, timeout: float = ENGINE_TIMEOUT, env: Mapping[str, str] | None = None,
             ) -> subprocess.CompletedProcess[str]:
-        """`ENGINE ARGS` with its output captured: every call of ours to an engine goes through here (or start).
+        """`ENGINE ARGS` with its output captured: every call of ours to an engine's client goes through here.
         An engine that is missing or does not answer in `timeout` is an AishellError (exit 4) naming the
         call; a non-zero status is the caller's to read, since "no such image" is often the answer wanted."""
         argv = self.command(*args)
@@ -40,22 +40,6 @@ class Engine:
                                exit_code=EXIT_ENGINE_UNAVAILABLE) from None
         except subprocess.TimeoutExpired:
             raise self._hung(argv, timeout) from None
-
-    def start(self, *args: str) -> subprocess.Popen:
-        """`ENGINE ARGS` started alongside other work, its output discarded; `finish` waits for its status."""
-        try:
-            return subprocess.Popen(self.command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise AishellError(f"{self.name} is not installed", hint="run `sudo aishell-run bootstrap`",
-                               exit_code=EXIT_ENGINE_UNAVAILABLE) from None
-
-    def finish(self, started: subprocess.Popen, timeout: float = ENGINE_TIMEOUT) -> int:
-        try:
-            return started.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            started.kill()
-            started.wait()
-            raise self._hung(started.args, timeout) from None
 
     def _hung(self, argv, timeout: float) -> AishellError:
         return AishellError(f"{self.name} did not answer `{' '.join(map(str, argv[:4]))} ...` within {timeout:g} s",

@@ -116,10 +116,6 @@ def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, mo
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")
     with pytest.raises(AishellError, match=r"docker did not answer `docker ps --all --format \.\.\.` within 0\.5 s"):
         Docker().run("ps", "--all", "--format", "{{json .}}", timeout=0.5)
-    started = Docker().start("network", "inspect", "x")
-    with pytest.raises(AishellError, match="did not answer") as hung:
-        Docker().finish(started, timeout=0.5)
-    assert hung.value.exit_code == 4 and started.poll() is not None  # the hung call was ended
 
 
 def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
