@@ -70,12 +70,17 @@ def findings(path: Path) -> list:
     return [secret for secret in scan_file(str(path)) if secret.type not in content.NOT_SECRETS]
 
 
+def written(factory: pytest.TempPathFactory, name: str, text: str) -> Path:
+    path = factory.mktemp("file") / name
+    path.write_text(text)
+    return path
+
+
 @FUZZ
 @given(name=st.sampled_from(NAMES), text=texts)
 def test_a_file_passed_over_holds_nothing_detect_secrets_reports(tmp_path_factory: pytest.TempPathFactory,
                                                                  name: str, text: str) -> None:
-    path = tmp_path_factory.mktemp("file") / name
-    path.write_text(text)
+    path = written(tmp_path_factory, name, text)
     with default_settings():
         could_report = prefilter.for_plugins(get_plugins(), ignored=content.NOT_SECRETS)
         found = findings(path)
@@ -139,8 +144,7 @@ def test_the_words_read_off_an_expression(pattern: str, words: tuple[str, ...]) 
 @given(name=st.sampled_from(NAMES), text=texts)
 def test_a_file_said_not_to_parse_has_no_ini_or_yaml_reading(tmp_path_factory: pytest.TempPathFactory,
                                                              name: str, text: str) -> None:
-    path = tmp_path_factory.mktemp("file") / name
-    path.write_text(text)
+    path = written(tmp_path_factory, name, text)
     if prefilter.may_parse(str(path), path.read_text()):
         return
     with default_settings(), path.open() as handle:
