@@ -114,14 +114,14 @@ def _needed_words(pattern: re.Pattern[str]) -> tuple[str, ...]:
     a few known strings, such as `api_?key`, gives the strings the run can match; a choice gives the words of
     each alternative, when each has some. Anything else (a class, a repeat, a back-reference) ends a run.
     """
-    import re._constants as constants
-    import re._parser as parser
-
     try:
-        tree = parser.parse(pattern.pattern, pattern.flags)
-    except (re.error, RecursionError):
+        import re._constants as constants  # private to `re`: any surprise in them means no words, not a crash
+        import re._parser as parser
+
+        words = _Words(bool(pattern.flags & re.IGNORECASE), constants).needed(
+            parser.parse(pattern.pattern, pattern.flags))
+    except (ImportError, AttributeError, TypeError, ValueError, re.error, RecursionError):
         return ()
-    words = _Words(bool(pattern.flags & re.IGNORECASE), constants).needed(tree)
     if not words or not all(words):
         return ()
     # A word that holds another is found only where the other is: looking for it adds nothing.
