@@ -141,7 +141,7 @@ def profile_breakdown(project: Path) -> str:
     cli.main(["exec", "--project", str(project), "--", "true"])
     profiler.stop()
     wanted = {"load_settings": "settings (cached parse)", "excluded_paths": "`exclude:` from the walk",
-              "review": "the sensitive-file scan", "check": "images current? (one engine call)",
+              "review": "the sensitive-file scan", "check": "images current? (one question to the engine)",
               "running_proxy": "the proxy's state (beside the images')", "run_session": "the engine's `run`",
               "prepare": "the plan, in all"}
     totals: dict[str, float] = dict.fromkeys(wanted, 0.0)
