@@ -132,9 +132,9 @@ def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | Non
     """The proxy when it runs with the wanted configuration on both of its networks, else None.
 
     Two questions side by side (engine.inspect): the proxy's and the credential broker's state, and whether
-    the networks still exist. A running proxy can be left without one (removed or disconnected from outside): a sandbox
-    started on a network that is gone fails at launch, and one behind a proxy without its outbound network
-    reaches nothing. The broker must run with the proxy's configuration.
+    the networks still exist. A running proxy can be left without one (removed or disconnected from outside):
+    a sandbox started on a network that is gone fails at launch, and one behind a proxy without its outbound
+    network reaches nothing. The broker must run with the proxy's configuration.
     """
     networks = in_background(engine.inspect, "network", names.outbound, names.sandboxes)
     containers = engine.inspect("container", names.proxy, names.broker)
