@@ -43,8 +43,17 @@ def test_interrupted_bootstrap_converges_on_the_next_run(tmp_path):
     )
     for line in playbook.stdout:
         if "Install the engine's packages with apt" in line:
-            os.killpg(playbook.pid, signal.SIGINT)
             break
+    # Ansible loses a SIGINT that lands while it forks a worker (the KeyboardInterrupt is raised in the
+    # logging module's at-fork handler, where Python ignores exceptions: seen once in a fresh run). A user
+    # presses Ctrl-C again; so does this test, until the playbook stops.
+    for _ in range(20):
+        os.killpg(playbook.pid, signal.SIGINT)
+        try:
+            playbook.wait(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     playbook.wait(timeout=120)
     assert playbook.returncode != 0
     assert not DROP_IN.exists() and not docker_answers()
