@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 from .. import platforms
 from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
+from . import docker_api
 from .base import Engine
 from .docker import Docker
 from .podman import Podman
@@ -87,10 +87,6 @@ def _local_docker_socket() -> str | None:
 def _pings(path: str) -> bool:
     """Docker's /_ping over its socket: the answer `docker info` would give, without starting a client (~20 ms)."""
     try:
-        with socket.socket(socket.AF_UNIX) as connection:
-            connection.settimeout(5)
-            connection.connect(path)
-            connection.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            return connection.recv(64).split(b"\r\n", 1)[0].endswith(b" 200 OK")
-    except OSError:
+        return docker_api.get(path, "/_ping", timeout=5)[0] == 200
+    except (OSError, ValueError):
         return False

@@ -24,7 +24,7 @@ def inspect(path: str, kind: str, names: Iterable[str], timeout: float) -> dict[
     ValueError for an answer that is not an inspect document."""
     found: dict[str, dict] = {}
     for name in names:
-        status, body = _get(path, ENDPOINTS[kind].format(quote(name, safe="/:@")), timeout)
+        status, body = get(path, ENDPOINTS[kind].format(quote(name, safe="/:@")), timeout)
         if status == 404:
             continue
         if status != 200:
@@ -36,7 +36,7 @@ def inspect(path: str, kind: str, names: Iterable[str], timeout: float) -> dict[
     return found
 
 
-def _get(path: str, target: str, timeout: float) -> tuple[int, bytes]:
+def get(path: str, target: str, timeout: float) -> tuple[int, bytes]:
     """One GET as HTTP/1.0: the daemon answers without chunks and closes, so the answer is all that is read.
     (http.client would do, but importing it costs a launch 28 ms: more than it saves.)"""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
