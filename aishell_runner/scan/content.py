@@ -10,6 +10,10 @@ back still changes its ctime, so the next launch reads the file again. A file
 changed in the moment it was scanned is read again at the next scan ("racy",
 as in walk.py). The cache holds rule ids, line numbers and the scanner's hash
 of each secret, never a secret.
+
+With a journal of changes (watch.py) that vouches for the cache, only the files
+it names are stat-ed, and those with more than one link (a write through
+another link names only that one); every other file keeps its cached result.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import walk
 from .findings import Finding, ScanResult, Skipped
 from .walk import File
+
+if TYPE_CHECKING:
+    from .watch import Journal
 
 MAX_BYTES = 2 * 1024 * 1024
 CACHE_VERSION = 1
@@ -44,12 +52,15 @@ Progress = Callable[[int, int], None]
 
 
 def scan_content(root: str, files: Iterable[File], result: ScanResult, *, cache_dir: Path,
-                 progress: Progress | None = None) -> list[Finding]:
+                 progress: Progress | None = None, journal: Journal | None = None,
+                 linked: dict[str, str] | None = None) -> list[Finding]:
+    """The content findings; `linked` gets the stat key of each file with more than one link."""
     if shutil.which("gitleaks"):
         result.content_scanner = "gitleaks"
         return _gitleaks(root, {file.relative for file in files})
     result.content_scanner = "detect-secrets"
-    return _detect_secrets(root, list(files), result, cache_dir, progress)
+    return _detect_secrets(root, list(files), result, cache_dir, progress, journal,
+                           {} if linked is None else linked)
 
 
 def rule_id(secret_type: str) -> str:
@@ -60,16 +71,27 @@ def rule_id(secret_type: str) -> str:
 
 
 def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir: Path,
-                    progress: Progress | None) -> list[Finding]:
+                    progress: Progress | None, journal: Journal | None, linked: dict[str, str]) -> list[Finding]:
     cache = _Cache(cache_dir / (hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"))
+    changed = journal.since(cache.watch) if journal else None
+    cache.watch = journal.token if journal else None
+    cache.changed |= journal is not None and changed is None  # saved under the journal's token: vouched for
     hits: dict[str, list[Hit]] = {}
     unknown: list[tuple[File, str]] = []  # files to read, with their key
     for file in files:
+        if changed is not None and file.relative not in changed and file.relative not in cache.linked:
+            entry = cache.files.get(file.relative)
+            if entry is not None:  # no event named it since the cache was saved
+                cache.kept[file.relative] = entry
+                _collect(cache, entry.rpartition(":")[2], file.relative, hits, result)
+                continue
         try:
             stat = os.lstat(file.path)
         except OSError as error:  # listed but not searchable (a directory with r but not x), or gone since
             result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
             continue
+        if stat.st_nlink > 1:
+            linked[file.relative] = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_nlink}"
         if stat.st_size > MAX_BYTES:
             result.skipped.append(Skipped(file.relative, "larger than 2 MiB (content not scanned)"))
             continue
@@ -99,6 +121,8 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
         cache.record(digest, found)
         for file in to_scan[digest]:
             _collect(cache, digest, file.relative, hits, result)
+    cache.changed |= set(linked) != cache.linked
+    cache.linked = set(linked)
     cache.save()
     return [
         Finding(path=relative, severity="medium" if kind in GUESSES else "high", rule=rule_id(kind),
@@ -162,7 +186,7 @@ class _Cache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.files, self.results, self.last_started = _read_cache(path)
+        self.files, self.results, self.last_started, self.watch, self.linked = _read_cache(path)
         self.settled_before = self.last_started - walk.RACY_NS  # a ctime before it was not racy (walk.racy)
         self.started = time.time_ns()
         self.kept: dict[str, str] = {}
@@ -198,7 +222,8 @@ class _Cache:
             return
         live = {entry.rpartition(":")[2] for entry in self.kept.values()}
         data = {"version": CACHE_VERSION, "started": self.started, "files": self.kept,
-                "results": {d: r for d, r in self.results.items() if d in live}}
+                "results": {d: r for d, r in self.results.items() if d in live}, "watch": self.watch,
+                "linked": sorted(self.linked)}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False) as handle:
@@ -207,9 +232,9 @@ class _Cache:
             os.replace(handle.name, self.path)
 
 
-def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None], int]:
-    """The saved files and results, and when their scan began; none when the cache is missing, of another
-    version or damaged.
+def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None], int, list | None, set[str]]:
+    """The saved files and results, when their scan began, the journal's token they were saved under and the
+    files with more than one link; none when the cache is missing, of another version or damaged.
 
     Every part is checked here, all at once: a damaged cache costs a cold scan, never a crash later on.
     """
@@ -220,8 +245,12 @@ def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None]
         if data["version"] == CACHE_VERSION and type(files) is dict and set(map(type, files.values())) <= {str}:
             results = {str(digest): None if found is None else [_hit(*hit) for hit in found]
                        for digest, found in data["results"].items()}
-            return files, results, int(data.get("started", 0))
-    return {}, {}, 0
+            token, linked = data.get("watch"), data.get("linked", [])
+            if not (isinstance(linked, list) and set(map(type, linked)) <= {str}):
+                token, linked = None, []
+            return files, results, int(data.get("started", 0)), token if isinstance(token, list) else None, \
+                set(linked)
+    return {}, {}, 0, None, set()
 
 
 def _hit(kind: str, line: int, preview: str, secret_hash: str) -> Hit:

@@ -14,6 +14,11 @@ are coarser than the changes). Symlinks are judged again every time, as their
 targets may change anywhere. What callers compute from the names alone (the
 name rules' verdicts, `exclude:`) is kept beside the listings in `memo` and
 dropped whenever a listing differs.
+
+With a journal of changes (watch.py) that vouches for the cache, a walk does
+not even stat the directories: it lists again only those an event named (their
+ctime then decides, as above) and, whole, those that were created, moved or
+changed themselves.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .watch import Journal
 
 from .findings import Skipped, display
 
@@ -83,6 +91,8 @@ class Tree:
     cache: Path | None
     started: int  # time.time_ns() when the listing began
     dirty: bool = False
+    watch: list | None = None  # the journal's token this walk is saved under (watch.py)
+    changed: set[str] | None = None  # what the journal says changed since the cache was saved; None: unknown
 
     @functools.cached_property
     def files(self) -> list[File]:
@@ -110,6 +120,7 @@ class Tree:
         if self.cache is None or not self.dirty:
             return
         data = {"version": CACHE_VERSION, "root": self.root, "started": self.started, "memo": self.memo,
+                "watch": self.watch,
                 "listings": {relative: listing.to_json() for relative, listing in self.listings.items()}}
         with contextlib.suppress(OSError):
             self.cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -138,18 +149,26 @@ def tree_cache(cache_dir: Path, root: str) -> Path:
     return cache_dir / (hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".tree.json")
 
 
-def walk(root: str, cache: Path | None = None) -> Tree:
+def walk(root: str, cache: Path | None = None, journal: Journal | None = None) -> Tree:
     """The regular files under `root` and what is left out. With `cache`, the last walk's listings are reused
-    where a directory's ctime proves them current, and this walk's are kept there (`Tree.save`)."""
-    previous, previous_started, memo = _load(cache, root)
-    tree = Tree(root, [], {}, memo, cache, time.time_ns())
+    where a directory's ctime proves them current, and this walk's are kept there (`Tree.save`). With a
+    `journal` (synced before this walk), only the directories it names are looked at."""
+    previous, previous_started, memo, token = _load(cache, root)
+    tree = Tree(root, [], {}, memo, cache, time.time_ns(), watch=journal.token if journal else None)
+    changed = tree.changed = journal.since(token) if journal and previous else None
+    named = {path.rpartition("/")[0] for path in changed} if changed is not None else set()
     real_root = os.path.realpath(root)
     pending, relisted = [""], False
     while pending:
         relative_dir = pending.pop()
         directory = os.path.join(root, relative_dir) if relative_dir else root
         known = previous.get(relative_dir)
-        listing = _current(relative_dir, directory, known, previous_started)
+        if changed is not None and relative_dir in changed:
+            listing = _current(relative_dir, directory, None, 0)  # created, moved or changed itself: listed anew
+        elif changed is not None and known is not None and relative_dir not in named:
+            listing = known  # no event in it since the cache was saved
+        else:
+            listing = _current(relative_dir, directory, known, previous_started)
         relisted |= listing is not known
         tree.listings[relative_dir] = listing
         if listing.vendored:
@@ -160,7 +179,7 @@ def walk(root: str, cache: Path | None = None) -> Tree:
             continue
         within = f"{relative_dir}/" if relative_dir else ""
         for name in listing.links:
-            reason = _symlink_problem(os.path.join(directory, name), real_root)
+            reason = symlink_problem(os.path.join(directory, name), real_root)
             if reason:
                 tree.skipped.append(Skipped(within + name, reason))
         tree.skipped += [Skipped(within + name, reason) for name, reason in listing.skipped]
@@ -170,6 +189,8 @@ def walk(root: str, cache: Path | None = None) -> Tree:
         tree.memo = {}  # the names changed: what was computed from them is stale
     # Saved also when only a listing was made anew: its walk's time is what makes a racy listing trusted later.
     tree.dirty = relisted or len(previous) != len(tree.listings)
+    # A cache the journal could not vouch for is saved under its token: vouched for from now on.
+    tree.dirty |= journal is not None and changed is None and token != journal.token
     return tree
 
 
@@ -213,11 +234,11 @@ def _list(relative: str, directory: str, ctime: int) -> Listing:
     return listing
 
 
-def _load(cache: Path | None, root: str) -> tuple[dict[str, Listing], int, dict[str, object]]:
+def _load(cache: Path | None, root: str) -> tuple[dict[str, Listing], int, dict[str, object], list | None]:
     """The last walk's listings, when; and its memo. Nothing when the cache is missing, of another version or
     damaged: every part is checked here, so a damaged cache costs a full walk, never a crash or a wrong walk."""
     if cache is None:
-        return {}, 0, {}
+        return {}, 0, {}, None
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
         stat = cache.stat()
         key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -226,17 +247,17 @@ def _load(cache: Path | None, root: str) -> tuple[dict[str, Listing], int, dict[
         data = json.loads(cache.read_bytes())
         if data["version"] == CACHE_VERSION and data["root"] == root:
             listings = {str(relative): _listing(entry) for relative, entry in data["listings"].items()}
-            memo = data["memo"]
+            memo, token = data["memo"], data.get("watch")
             if isinstance(memo, dict):
-                _PARSED[cache] = key, (listings, int(data["started"]), memo)
+                _PARSED[cache] = key, (listings, int(data["started"]), memo, token if isinstance(token, list) else None)
                 return _PARSED[cache][1]
-    return {}, 0, {}
+    return {}, 0, {}, None
 
 
 # The cache files read in this process, by path: (their stat, what _load made of them). A launch walks the
 # project twice (`exclude:`, then the scan): the second walk does not parse the same file again. A walk never
 # changes a listing it reuses, and one that changes the memo saves it, which gives the file a new stat.
-_PARSED: dict[Path, tuple[tuple[int, int, int], tuple[dict[str, Listing], int, dict[str, object]]]] = {}
+_PARSED: dict[Path, tuple[tuple[int, int, int], tuple[dict[str, Listing], int, dict[str, object], list | None]]] = {}
 
 
 def _listing(entry: dict) -> Listing:
@@ -258,7 +279,20 @@ def single_file(path: str) -> File | None:
     return File(name, path) if entry and entry.is_file(follow_symlinks=False) else None
 
 
-def _symlink_problem(path: str, real_root: str) -> str | None:
+def stat_key(path: str) -> str | None:
+    """What says a file is the one looked at before: its size, mtime, ctime and number of links."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_nlink}"
+
+
+def key_ctime(key: str) -> int:
+    return int(key.split(":")[2])
+
+
+def symlink_problem(path: str, real_root: str) -> str | None:
     """Why a symlink deserves a mention, or None for a link to a file inside the root (scanned there)."""
     try:
         target = os.path.realpath(path, strict=True)
