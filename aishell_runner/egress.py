@@ -1,26 +1,31 @@
 """Allowlist networking: the shared egress proxy, and each session's place behind it.
 
-A sandbox in allowlist mode sits alone on an internal network with no route
-anywhere and no resolver; its only way out is the egress proxy (squid, see
-roles/egress_proxy), which relays a request only when the host name is on
-that session's allowlist. The proxy is one per engine and user, started by
-the launch playbook and reused by every session.
+A sandbox in allowlist mode has no network at all (`--network none`: its own
+loopback only) and no resolver. Its only way out is the egress proxy (squid,
+see roles/egress_proxy), which relays a request only when the host name is on
+that session's allowlist. The sandbox reaches squid through the gate: a Unix
+socket in the gate's directory, which the sandbox mounts read-only, served by
+the broker's process in squid's network namespace (roles/sandbox_image/files/
+egress/gate.py); a forwarder inside (gate_client.py) makes it 127.0.0.1:3128.
+The proxy is one per engine and user, started by the launch playbook and
+reused by every session.
 
-A session is known to the proxy by its address: before the sandbox starts,
-`register` picks a free address on the internal network and writes the
-session's allowlist to clients/<address>; the sandbox is started with that
-`--ip`, and the file is removed when the session ends. Creating the file is
-the reservation (a hard link cannot replace an existing one), so concurrent
-launches never share an address.
+A session is known to the proxy by a loopback address of its own: before the
+sandbox starts, `register` picks a free one and writes the session's allowlist
+to clients/<address>, with the digest of the session's token
+("ADDRESS/SECRET", handed to the sandbox); the gate connects to squid from the
+address the token names, once the file there holds the token's digest. The
+file is removed when the session ends. Creating the file is the reservation (a
+hard link cannot replace an existing one), so concurrent launches never share
+an address.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
-import random
+import secrets
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +41,13 @@ if TYPE_CHECKING:
     from .engines.base import Engine
 
 PORT = 3128
+# Where the sandbox finds the gate's directory (its socket and gate_client.py), and the token's variable.
+GATE_MOUNT = "/run/aishell-gate"
+GATE_CLIENT = ["python3", "-I", "-S", f"{GATE_MOUNT}/gate_client.py"]
+TOKEN_VARIABLE = "AISHELL_GATE_TOKEN"
+# The sessions' addresses: 127.64.0.0/10, loopback addresses in squid's network namespace (all of 127.0.0.0/8 is
+# local there), 4 million of them.
+SESSION_ADDRESS_BITS = 22
 CONFIG_LABEL = "org.aishell.egress-config"
 REGISTRY_HOSTS = {
     "npm": ["registry.npmjs.org"],
@@ -46,10 +58,12 @@ REGISTRY_HOSTS = {
 # Never through the proxy: the sandbox's own loopback.
 NO_PROXY = "localhost,127.0.0.1,::1"
 # Bumped when the role makes the networks differently, so that a running proxy of the old kind is made anew
-# (2: Podman's sandboxes' network has no DNS, hence no resolver and no gateway address on the host).
-NETWORK_LAYOUT = 3  # 3: the credential broker in the proxy's network namespace
-# What points the tools inside at the proxy (Node's own fetch needs the last one).
-ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "NODE_USE_ENV_PROXY")
+# (2: Podman's sandboxes' network has no DNS; 3: the credential broker in the proxy's network namespace).
+NETWORK_LAYOUT = 4  # 4: no sandboxes' network; the gate
+# What points the tools inside at the proxy (Node's own fetch needs the last one), and the gate's token.
+ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "NODE_USE_ENV_PROXY",
+             TOKEN_VARIABLE)
+URL = f"http://127.0.0.1:{PORT}"
 
 
 @dataclass(frozen=True)
@@ -58,22 +72,20 @@ class Names:
 
     proxy: str
     outbound: str
-    sandboxes: str
-    subnet: str
     config_dir: Path
-    broker: str  # the credential broker's container (credentials.py)
+    broker: str  # the credential broker's container (credentials.py), whose process runs the gate too
     broker_dir: Path
+    gate_dir: Path
 
     @property
     def clients(self) -> Path:
         return self.config_dir / "clients"
 
 
-def names_for(uid: int, subnet: str | None) -> Names:
+def names_for(uid: int) -> Names:
     # Per user: on a shared Docker Engine, each user's sessions have their own proxy and allowlist directory.
-    return Names(proxy=f"aishell-egress-{uid}", outbound=f"aishell-egress-{uid}",
-                 sandboxes=f"aishell-sandboxes-{uid}", subnet=subnet or f"10.213.{uid % 256}.0/24",
-                 config_dir=state_dir() / "egress", broker=f"aishell-broker-{uid}", broker_dir=state_dir() / "broker")
+    return Names(proxy=f"aishell-egress-{uid}", outbound=f"aishell-egress-{uid}", config_dir=state_dir() / "egress",
+                 broker=f"aishell-broker-{uid}", broker_dir=state_dir() / "broker", gate_dir=state_dir() / "gate")
 
 
 def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...]) -> list[str]:
@@ -84,10 +96,9 @@ def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...])
 
 def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
     """What the running proxy must match (its label); anything else makes the launch recreate it."""
-    inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.sandboxes, names.subnet,
-                                               names.broker],
+    inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.broker],
               "config_dir": str(names.config_dir), "broker_dir": str(names.broker_dir),
-              "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
+              "gate_dir": str(names.gate_dir), "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
@@ -101,9 +112,8 @@ def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[
         "egress_proxy_engine": engine,
         "egress_proxy_name": names.proxy,
         "egress_proxy_outbound_network": names.outbound,
-        "egress_proxy_sandbox_network": names.sandboxes,
-        "egress_proxy_subnet": names.subnet,
         "egress_proxy_config_dir": str(names.config_dir),
+        "egress_proxy_gate_dir": str(names.gate_dir),
         "egress_proxy_internal_hosts": internal_hosts,
         "egress_proxy_config_hash": wanted_hash,
         "egress_proxy_broker_dir": str(names.broker_dir),
@@ -113,66 +123,58 @@ def role_vars(engine: str, names: Names, wanted_hash: str, internal_hosts: dict[
     }
 
 
-@dataclass(frozen=True)
-class Proxy:
-    address: ipaddress.IPv4Address
-    network: ipaddress.IPv4Network
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}:{PORT}"
-
-    def env(self) -> dict[str, str]:
-        """The variables that send the tools inside through the proxy (Node's fetch needs its own switch)."""
-        values = [self.url, self.url, NO_PROXY] * 2 + ["1"]
-        return dict(zip(ENV_NAMES, values, strict=True))
+def proxy_env(token: str) -> dict[str, str]:
+    """The variables that send the tools inside through the proxy (Node's fetch needs its own switch), and the
+    session's token for the gate's forwarder."""
+    return dict(zip(ENV_NAMES, [URL, URL, NO_PROXY] * 2 + ["1", token], strict=True))
 
 
-def running_proxy(engine: Engine, names: Names, wanted_hash: str) -> Proxy | None:
-    """The proxy when it runs with the wanted configuration on both of its networks, else None.
+def proxy_running(engine: Engine, names: Names, wanted_hash: str) -> bool:
+    """Whether the proxy and the broker run with the wanted configuration, the proxy on its outbound network,
+    and the gate's socket is there.
 
-    Two questions side by side (engine.inspect): the proxy's and the credential broker's state, and whether
-    the networks still exist. A running proxy can be left without one (removed or disconnected from outside):
-    a sandbox started on a network that is gone fails at launch, and one behind a proxy without its outbound
-    network reaches nothing. The broker must run with the proxy's configuration.
+    Two questions side by side (engine.inspect): the containers' state, and whether the network still exists.
+    A running proxy can be left without it (removed or disconnected from outside): then it reaches nothing.
     """
-    networks = in_background(engine.inspect, "network", names.outbound, names.sandboxes)
+    network = in_background(engine.inspect, "network", names.outbound)
     containers = engine.inspect("container", names.proxy, names.broker)
-    if containers is None or networks() is None:
-        return None
+    if containers is None or network() is None or not (names.gate_dir / "gate.sock").exists():
+        return False
     for container in containers:
         labels = (container.get("Config") or {}).get("Labels") or {}
         if (container.get("State") or {}).get("Running") is not True or labels.get(CONFIG_LABEL) != wanted_hash:
-            return None
-    attachments = (containers[0].get("NetworkSettings") or {}).get("Networks") or {}
-    attached = attachments.get(names.sandboxes) or {}
-    if names.outbound not in attachments or not attached.get("IPAddress"):
-        return None
-    interface = ipaddress.IPv4Interface(f"{attached['IPAddress']}/{attached['IPPrefixLen']}")
-    return Proxy(interface.ip, interface.network)
+            return False
+    return names.outbound in ((containers[0].get("NetworkSettings") or {}).get("Networks") or {})
 
 
-def register(proxy: Proxy, names: Names, session: str, hosts: list[str], brokered: Iterable[str] = ()) -> str:
+@dataclass(frozen=True)
+class Registration:
+    address: str  # the session's loopback address in squid's network namespace: its file's name
+    token: str  # what the sandbox's forwarder shows the gate: "ADDRESS/SECRET"
+
+
+def register(names: Names, session: str, hosts: list[str], brokered: Iterable[str] = ()) -> Registration:
     """Reserve a free address for `session` and publish its allowlist there, with the hosts whose requests
-    go through the credential broker; returns the address."""
+    go through the credential broker and its token's digest (for the gate)."""
     names.clients.mkdir(parents=True, exist_ok=True)
-    content = "".join(f"{line}\n" for line in [f"session={session}", *hosts, *(f"broker={h}" for h in brokered)])
-    with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
-        draft.write(content)
-    os.chmod(draft.name, 0o644)  # the proxy reads it as its own unprivileged user
-    try:
-        gateway = next(proxy.network.hosts())  # reserved by the engine, though no one holds it
-        free = [host for host in proxy.network.hosts() if host not in (gateway, proxy.address)]
-        random.shuffle(free)
-        for address in free:
-            try:
-                os.link(draft.name, names.clients / str(address))
-            except FileExistsError:
-                continue
-            return str(address)
-    finally:
-        os.unlink(draft.name)
-    raise AishellError(f"no free address left on {names.sandboxes} ({proxy.network})",
+    lines = [f"session={session}", *hosts, *(f"broker={h}" for h in brokered)]
+    for _ in range(100):
+        # A taken address is drawn again; a hundred draws all taken means a broken directory.
+        drawn = (64 << SESSION_ADDRESS_BITS - 6) + 1 + secrets.randbelow((1 << SESSION_ADDRESS_BITS) - 2)
+        address = f"127.{drawn >> 16}.{drawn >> 8 & 255}.{drawn & 255}"
+        token = f"{address}/{secrets.token_hex(16)}"
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
+            draft.write("".join(f"{line}\n" for line in [lines[0], f"gate={digest}", *lines[1:]]))
+        os.chmod(draft.name, 0o644)  # the proxy reads it as its own unprivileged user
+        try:
+            os.link(draft.name, names.clients / address)
+            return Registration(address, token)
+        except FileExistsError:
+            continue
+        finally:
+            os.unlink(draft.name)
+    raise AishellError(f"no free address for the session in {names.clients}",
                        hint="`aishell-run gc` frees the addresses of sessions that are gone")
 
 

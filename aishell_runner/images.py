@@ -90,7 +90,7 @@ def extension_hash(foundation: str, dockerfile: Path) -> str:
 
 
 EGRESS_FILES = ("templates/Dockerfile.egress.j2", "files/egress/squid.conf", "files/egress/policy",
-                "files/egress/broker.py")
+                "files/egress/broker.py", "files/egress/gate.py")
 
 
 @functools.cache  # hashes the role's files: once a process (a launch asks for it more than once)

@@ -72,7 +72,7 @@ class LaunchPlan:
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
-    # network.mode; in allowlist mode the internal network the sandbox sits on and the hosts it may reach.
+    # network.mode; in allowlist mode the gate's directory the sandbox mounts and the hosts it may reach.
     network: dict[str, object] = field(default_factory=lambda: {"mode": "open"})
     # Values of the variables the settings give literally; never printed.
     literal_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -204,7 +204,7 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
     passed += [var.name for var in settings_env if var.value is None and var.name in environ]
     passed += [name for name in credential_names if name in environ and name not in passed]
     allowlist = (network or {}).get("mode") == "allowlist"
-    # In allowlist mode the proxy's address: its values are the session's (egress.Proxy.env).
+    # In allowlist mode the proxy's address and the gate's token: their values are the session's (egress.proxy_env).
     proxy = list(PROXY_ENV_NAMES) if allowlist else []
     return LaunchPlan(
         engine=engine.name,

@@ -2,8 +2,7 @@
 
 The launch spec (rendered by the sandbox_launch role) holds what every session of a plan shares: the
 engine options, the environment's names and the image. A session adds its own parts (session_argv): its
-name, a terminal, its address on the proxy's network, the engine's way of passing its variables, and
-its command (session_command). The container is removed when the session ends, and also when this
+name, a terminal, the engine's way of passing its variables, and its command (session_command). The container is removed when the session ends, and also when this
 process gets SIGTERM or SIGHUP (forwarded as a removal) or Ctrl-C.
 """
 
@@ -16,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from .egress import GATE_CLIENT
 from .engines.base import Engine
 
 if TYPE_CHECKING:
@@ -34,18 +34,18 @@ IN_SESSION = (f"tmux new-session -s {TMUX_SESSION} sh -c '{IN_PANE}' aishell-age
 
 
 def session_argv(engine: str, options: list[str], env: list[str], image: str, command: list[str], *,
-                 name: str, tty: bool | None = None, address: str | None = None) -> list[str]:
-    """One session's engine command line: `ENGINE run` with the session's name, a terminal when there is one
-    and in allowlist mode the address its allowlist was registered for (egress.register); then the spec's
-    options, the options passing the environment (Engine.pass_env), the image and the session's command."""
+                 name: str, tty: bool | None = None) -> list[str]:
+    """One session's engine command line: `ENGINE run` with the session's name and a terminal when there is
+    one; then the spec's options, the options passing the environment (Engine.pass_env), the image and the
+    session's command."""
     tty = sys.stdin.isatty() and sys.stdout.isatty() if tty is None else tty
-    return [engine, "run", "--name", name, *(["--tty"] if tty else []), *(["--ip", address] if address else []),
-            *options, *env, image, *command]
+    return [engine, "run", "--name", name, *(["--tty"] if tty else []), *options, *env, image, *command]
 
 
 def session_command(plan: LaunchPlan) -> list[str]:
     """What runs in one session of `plan`: its command, after the settings' pre_start and, for an
-    interactive session, inside the tmux wrapper (IN_SESSION)."""
+    interactive session, inside the tmux wrapper (IN_SESSION); in allowlist mode all of it after the gate's
+    forwarder has opened the proxy's port (egress.GATE_CLIENT, which then runs the rest in its place)."""
     command = plan.command
     if plan.pre_start:
         # The settings' pre_start commands run first, in the sandbox; then the
@@ -53,7 +53,9 @@ def session_command(plan: LaunchPlan) -> list[str]:
         command = ["sh", "-c", " && ".join([*plan.pre_start, 'exec "$@"']), "pre_start", *command]
     if plan.interactive:
         # The session (and the container) ends when the agent exits, with its status (IN_SESSION).
-        return ["sh", "-c", IN_SESSION, "aishell-session", *command]
+        command = ["sh", "-c", IN_SESSION, "aishell-session", *command]
+    if plan.network.get("mode") == "allowlist":
+        command = [*GATE_CLIENT, *command]
     return command
 
 

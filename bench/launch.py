@@ -142,7 +142,7 @@ def profile_breakdown(project: Path) -> str:
     profiler.stop()
     wanted = {"load_settings": "settings (cached parse)", "excluded_paths": "`exclude:` from the walk",
               "review": "the sensitive-file scan", "check": "images current? (one question to the engine)",
-              "running_proxy": "the proxy's state (beside the images')", "run_session": "the engine's `run`",
+              "proxy_running": "the proxy's state (beside the images')", "run_session": "the engine's `run`",
               "prepare": "the plan, in all"}
     totals: dict[str, float] = dict.fromkeys(wanted, 0.0)
 

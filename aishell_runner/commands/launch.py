@@ -122,7 +122,7 @@ def _network(settings: Settings, harness: str, engine: Engine, image_settings: d
         raise SettingsError("ports cannot be published from an allowlist sandbox (it has no way in or out but "
                             "the proxy)", "set network.mode: open in the settings that publish ports",
                             key="ports")
-    names = egress.names_for(os.getuid(), network.subnet)
+    names = egress.names_for(os.getuid())
     proxy_inputs = images.egress_hash(foundation)
     wanted = egress.config_hash(proxy_inputs, names, network.internal_hosts)
     # The hosts of the credentials the settings declare, when this machine has them: what they are for.
@@ -135,7 +135,7 @@ def _network(settings: Settings, harness: str, engine: Engine, image_settings: d
     # image's own: every TLS client inside trusts the broker for the hosts it takes.
     public = names.broker_dir / "public"
     trust = public / f"trust-{hashlib.sha256(image.encode()).hexdigest()[:12]}.crt"
-    return ({"mode": "allowlist", "name": names.sandboxes, "allow": hosts, "trust_bundle": str(trust),
+    return ({"mode": "allowlist", "gate": str(names.gate_dir), "allow": hosts, "trust_bundle": str(trust),
              "broker_ca": str(public / "ca.crt")}, names, role_vars)
 
 
@@ -264,52 +264,51 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     spec_file = ready.state / f"{plan.digest()[:16]}.json"  # named so by the sandbox_launch role
     spec = _read_spec(spec_file)
     spec_current = spec.get("plan_hash") == plan.digest()
-    images_current, proxy = _engine_ready(engine, ready) if spec_current else (False, None)
-    if not (spec_current and images_current) or (ready.egress and proxy is None):
+    images_current, proxy_ready = _engine_ready(engine, ready) if spec_current else (False, False)
+    if not (spec_current and images_current and proxy_ready):
         with _one_preparation_at_a_time():
             # Asked again under the lock: what another launch prepared meanwhile counts. With the images current
             # and the proxy running, Ansible only renders the launch spec.
-            images_current, proxy = _engine_ready(engine, ready)
-            _prepare_cold(ui, ready, spec_only=images_current and (proxy is not None or not ready.egress))
+            images_current, proxy_ready = _engine_ready(engine, ready)
+            _prepare_cold(ui, ready, spec_only=images_current and proxy_ready)
         spec = _read_spec(spec_file)
         if spec.get("plan_hash") != plan.digest():
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
                                hint="run the launch again; if it stays so, `aishell-run plan` shows the plan")
-        if ready.egress:
-            proxy = egress.running_proxy(engine, ready.egress, ready.egress_hash)
-            if proxy is None:
-                raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
-                                   hint=f"`{engine.name} logs {ready.egress.proxy}` says why")
+        if ready.egress and not egress.proxy_running(engine, ready.egress, ready.egress_hash):
+            raise AishellError(f"the egress proxy {ready.egress.proxy} did not start",
+                               hint=f"`{engine.name} logs {ready.egress.proxy}` and `{engine.name} logs "
+                                    f"{ready.egress.broker}` say why")
     _create_empty_file(plan)
     name = session_name(Path(plan.project))
     env = client_env(plan.literal_env, plan.home)
-    address = None
+    registration = None
     watched = host_run_files.snapshot(Path(plan.project))
     guard = None
     try:
-        if proxy is not None:
+        if ready.egress:
             swaps = credentials.open_session(ready.egress.broker_dir, name, ready.credentials, env, ready.upstream)
             env.update({swap.credential.variable: swap.placeholder for swap in swaps})
             hosts = sorted({host for swap in swaps for host in swap.credential.hosts})
-            address = egress.register(proxy, ready.egress, name, plan.network["allow"], brokered=hosts)
-            env.update(proxy.env())
+            registration = egress.register(ready.egress, name, plan.network["allow"], brokered=hosts)
+            env.update(egress.proxy_env(registration.token))
         # The agent's first-run answers are for what the sandbox holds: the placeholders, behind the broker.
         profiles.prepare(plan.harness, Path.home(), autonomous=ready.autonomous, project=Path(plan.project),
                          environ=env)
         env_options, receive = engine.pass_env(spec["env"], plan.secret_names, name, env)
         argv = session_argv(spec["engine"], spec["options"], env_options, spec["image"],
-                            [*receive, *session_command(plan)], name=name, address=address)
-        registration = [["rm", "-f", str(ready.egress.clients / address),
-                         str(credentials.session_file(ready.egress.broker_dir, name))]] if address else []
-        guard = owner.Guard(name, [*engine.cleanup_steps(name), *registration])
+                            [*receive, *session_command(plan)], name=name)
+        forget = [["rm", "-f", str(ready.egress.clients / registration.address),
+                   str(credentials.session_file(ready.egress.broker_dir, name))]] if registration else []
+        guard = owner.Guard(name, [*engine.cleanup_steps(name), *forget])
         status = run_session(engine, argv, name, env)
     finally:
         if guard is not None:
             guard.release()
         engine.forget_secrets(name)
-        if address:
-            egress.unregister(ready.egress, address)
-        if proxy is not None:
+        if registration:
+            egress.unregister(ready.egress, registration.address)
+        if ready.egress:
             credentials.close_session(ready.egress.broker_dir, name)
         _report_host_run_files(ui, plan, watched)
     if status == ENGINE_FAILED and not engine_answers(engine.name):
@@ -322,11 +321,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     return status
 
 
-def _engine_ready(engine: Engine, ready: Prepared) -> tuple[bool, egress.Proxy | None]:
-    """Whether the images are current, and the proxy when it runs as wanted: the engine's answers, side by side."""
-    asked = in_background(egress.running_proxy, engine, ready.egress, ready.egress_hash) if ready.egress else None
+def _engine_ready(engine: Engine, ready: Prepared) -> tuple[bool, bool]:
+    """Whether the images are current, and whether the proxy runs as wanted (or none is wanted): the engine's
+    answers, side by side."""
+    asked = in_background(egress.proxy_running, engine, ready.egress, ready.egress_hash) if ready.egress else None
     current = images.check(engine, ready.image_settings, ready.foundation_hash).all_current
-    return current, asked() if asked else None
+    return current, asked() if asked else True
 
 
 def _report_host_run_files(ui: UI, plan: LaunchPlan, before: dict[str, str]) -> None:

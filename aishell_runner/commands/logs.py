@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def refusals(engine: Engine) -> list[dict[str, str]]:
     """Every refused request in the logs of the proxy and of the credential broker (the engine keeps them,
     rotated; both write squid's "aishell" format)."""
-    names = names_for(os.getuid(), None)
+    names = names_for(os.getuid())
     lines = []
     for container in (names.proxy, names.broker):
         run = engine.run("logs", container)

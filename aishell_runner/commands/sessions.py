@@ -141,7 +141,7 @@ def collect_garbage(args: argparse.Namespace, ui: UI) -> int:
             if engine.run("rmi", image).returncode == 0:
                 removed.append(f"{engine.name} image {image}")
     # One allowlist directory serves the user's proxies on every engine.
-    names = names_for(os.getuid(), None)
+    names = names_for(os.getuid())
     removed += [f"egress registration of {session}" for session in forget_gone(names, all_live)]
     removed += [f"broker credentials of {session}" for session in credentials.forget_gone(names.broker_dir, all_live)]
     if ui.json_mode:

@@ -3,8 +3,8 @@
 The role's template writes these options into the launch spec (PLAN-HASH.json); `aishell-run plan` loads this
 same file to print them (aishell_runner/paths.py role_plugin), so what is shown is what runs. The plan is
 structured data (aishell_runner/plan.py LaunchPlan.role_input): image, user, mounts, environment names,
-limits, security, network. What belongs to one session (its name, a terminal, its address on the proxy's
-network, how secrets are passed, the command) is added by the session (aishell_runner/session.py).
+limits, security, network. What belongs to one session (its name, a terminal, how secrets are passed, the
+command) is added by the session (aishell_runner/session.py).
 """
 
 from __future__ import annotations
@@ -102,19 +102,14 @@ def _network(plan: dict[str, Any]) -> list[str]:
         return ["--network", "none"]
     if network["mode"] == "open":
         return []
-    # Alone on an internal network with no route out: the proxy is the only way out. No IPv6, and no
-    # resolver (an empty resolv.conf): DNS cannot carry data out.
-    options = ["--network", str(network["name"]), "--volume", f"{plan['empty_file']}:/etc/resolv.conf:ro",
-               "--sysctl", "net.ipv6.conf.all.disable_ipv6=1"]
+    # No network at all: no interface but its own loopback, no IPv6 there, and no resolver (an empty
+    # resolv.conf), so DNS cannot carry data out. The proxy is reached through the gate's socket, in its
+    # directory mounted read-only (aishell_runner/egress.py).
+    options = ["--network", "none", "--volume", f"{plan['empty_file']}:/etc/resolv.conf:ro",
+               "--sysctl", "net.ipv6.conf.all.disable_ipv6=1", "--volume", f"{network['gate']}:/run/aishell-gate:ro"]
     if network.get("trust_bundle"):
         # The image's trust store with the credential broker's CA (the role wrote it), over the image's own.
         options += ["--volume", f"{network['trust_bundle']}:/etc/ssl/certs/ca-certificates.crt:ro"]
-    if plan["engine"] == "docker":
-        # Docker's internal bridge still answers ARP for the subnet: an address with no one behind it would
-        # hang for three seconds of ARP probes; one probe of 0.1 s makes it fail fast. (Podman's internal
-        # networks have no route at all: connecting fails at once.)
-        options += ["--sysctl", "net.ipv4.neigh.eth0.mcast_solicit=1",
-                    "--sysctl", "net.ipv4.neigh.eth0.retrans_time_ms=100"]
     return options
 
 
