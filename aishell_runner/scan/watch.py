@@ -174,6 +174,10 @@ class Broken(Exception):
     """Why the watcher cannot vouch for the tree any more."""
 
 
+class RootGone(Broken):
+    """The root was removed, moved or replaced: the watcher exits."""
+
+
 class Watcher:
     def __init__(self, root: str):
         from .walk import SKIPPED_DIRS
@@ -274,11 +278,11 @@ class Watcher:
             if self.wds.get(directory) == wd:
                 self.wds.pop(directory)
             if not directory:
-                raise Broken("the root is gone")
+                raise RootGone("the root is gone")
             return
         if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
             if not directory:
-                raise Broken("the root is gone")
+                raise RootGone("the root is gone")
             return  # its parent's event names it
         if not name:  # the directory itself (its mode, its owner)
             self.changes[directory] = self.epoch
@@ -326,7 +330,7 @@ class Watcher:
     def _sync(self) -> None:
         """Every change made before now has been read once this returns (or Broken is raised)."""
         if _identity(self.root) != self.identity:
-            raise Broken("the root was replaced")
+            raise RootGone("the root was replaced")
         _check_mounts(self.root)
         self.cookie, self.cookie_seen = f"{COOKIE}{os.getpid()}-{self.epoch}", False
         path = os.path.join(self.root, self.cookie)
@@ -412,6 +416,8 @@ def serve(root: str, cache_dir: Path) -> None:
                 last_question = time.monotonic()
                 if not _serve_one(server, watcher):
                     break
+        except RootGone:
+            break
         except Broken as why:
             watcher.give_up(str(why))
     with contextlib.suppress(OSError):
@@ -439,6 +445,9 @@ def _serve_one(server: socket.socket, watcher: Watcher) -> bool:
                 return False
             try:
                 answer = watcher.answer(request)
+            except RootGone as why:
+                connection.sendall(json.dumps({"ok": False, "why": str(why)}).encode() + b"\n")
+                return False
             except Broken as why:
                 watcher.give_up(str(why))
                 answer = watcher.answer(request)
