@@ -4,15 +4,20 @@ Matched like the scan's globs; a matching directory is hidden whole (not
 entered). Vendored and generated trees are not searched, as in the scan (a
 vendored directory itself can be matched). The names come from the scan's
 walk, remembered between launches (walk.py), and so does the answer while the
-names and the patterns stay the same.
+names and the patterns stay the same; on a large tree whose watcher (watch.py)
+says nothing changed since, the answer is reused without a walk.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import tempfile
 from pathlib import Path
 
 from .. import paths
+from . import watch
 from .globs import compile_globs
 from .walk import Tree, tree_cache, walk
 
@@ -22,13 +27,23 @@ def excluded_paths(project: Path, patterns: tuple[str, ...] | list[str]) -> list
     if not patterns:
         return []
     root = os.path.abspath(project)
-    tree = walk(root, tree_cache(paths.cache_dir() / "scan", root))
-    key = "exclude " + "\0".join(patterns)
-    found = tree.memo.get(key)
-    if not (isinstance(found, list) and all(isinstance(relative, str) for relative in found)):
-        found = _matched(tree, patterns)
-        tree.remember(key, found)
-    tree.save()
+    cache_dir = paths.cache_dir() / "scan"
+    memo_file = tree_cache(cache_dir, root).with_name(tree_cache(cache_dir, root).name.replace(".tree", ".exclude"))
+    known = _load(memo_file, root, patterns)
+    answer = watch.sync(root, cache_dir, known and known["watch"])
+    journal = answer if isinstance(answer, watch.Journal) else None
+    if journal and known and journal.since(known["watch"]) == set():
+        found = known["found"]  # nothing changed since
+    else:
+        tree = walk(root, tree_cache(cache_dir, root), journal)
+        key = "exclude " + "\0".join(patterns)
+        found = tree.memo.get(key)
+        if not (isinstance(found, list) and all(isinstance(relative, str) for relative in found)):
+            found = _matched(tree, patterns)
+            tree.remember(key, found)
+        tree.save()
+        if journal:
+            _save(memo_file, {"root": root, "patterns": list(patterns), "watch": journal.token, "found": found})
     return sorted((Path(root, relative) for relative in found), key=lambda path: (len(path.parts), str(path)))
 
 
@@ -46,3 +61,20 @@ def _matched(tree: Tree, patterns: tuple[str, ...] | list[str]) -> list[str]:
         for name in listing.dirs:
             (found if matcher.match(within + name) else pending).append(within + name)
     return found
+
+
+def _load(path: Path, root: str, patterns: tuple[str, ...] | list[str]) -> dict | None:
+    with contextlib.suppress(OSError, ValueError):
+        known = json.loads(path.read_bytes())
+        if isinstance(known, dict) and known.get("root") == root and known.get("patterns") == list(patterns) \
+                and isinstance(found := known.get("found"), list) and all(isinstance(r, str) for r in found):
+            return known
+    return None
+
+
+def _save(path: Path, data: dict) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+            handle.write(json.dumps(data, separators=(",", ":")))
+        os.replace(handle.name, path)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from aishell_runner.scan import NameRules, ScanResult, memo, scan_tree, watch
+from aishell_runner.scan import NameRules, ScanResult, exclude, memo, scan_tree, walk, watch
+from aishell_runner.scan.exclude import excluded_paths
 from tests.unit.test_scan_bad_input import NOBODY, write
 
 PRIVATE = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"
@@ -37,7 +38,7 @@ class Project:
 
     def __init__(self, base: Path):
         self.root = base / "project"
-        self.cache = base / "cache"
+        self.cache = base / "xdg" / "aishell" / "scan"  # paths.cache_dir() / "scan", with XDG_CACHE_HOME
         self.full_cache = base / "full-cache"
         for relative in ("a.py", "src/b.py", "src/deep/c.py", "docs/index.md", "data/config.json", "keep/k.py"):
             write(self.root / relative, "x = 1\n")
@@ -102,6 +103,7 @@ def gone(pid: int) -> None:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     monkeypatch.setattr(watch, "WATCH_FROM", 0)  # every tree counts as large here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # where excluded_paths keeps its caches
     made = Project(tmp_path)
     try:
         yield made
@@ -192,6 +194,22 @@ def test_a_write_through_a_second_link_is_not_missed(project: Project) -> None:
     with open(project.cache.parent / "outside.py", "a") as handle:  # no event in the tree at all
         handle.write(AWS)
     assert "keep/k.py" in paths(same(project))  # a file with two links is stat-ed at every scan
+
+
+def test_exclude_follows_the_journal(project: Project) -> None:
+    project.start()
+    patterns = ["*.pem", "secrets/", ".env"]
+
+    def fresh() -> list[Path]:
+        matched = exclude._matched(walk(str(project.root)), patterns)
+        return sorted((project.root / relative for relative in matched), key=lambda p: (len(p.parts), str(p)))
+
+    assert excluded_paths(project.root, patterns) == fresh() == [project.root / "secrets"]
+    assert excluded_paths(project.root, patterns) == fresh()  # from its memo
+    for change in ("add", "mkdir", "rename dir", "chmod"):
+        CHANGES[change](project.root)
+        assert excluded_paths(project.root, patterns) == fresh()
+        assert excluded_paths(project.root, patterns) == fresh()
 
 
 # --------------------------------------------------------------------------------------- the full path instead
@@ -312,7 +330,10 @@ def test_the_root_removed_ends_the_watcher(project: Project) -> None:
     assert project.journal() == "absent" or not isinstance(project.journal(), watch.Journal)
     gone(pid)
     assert scan_tree(project.root, cache_dir=project.cache).findings == []
-    project.stop()  # the scan above started another one
+    deadline = time.monotonic() + 20  # that scan started another watcher: stopped once it answers
+    while not isinstance(project.journal(), watch.Journal):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_small_trees_get_no_watcher(tmp_path: Path) -> None:
