@@ -1,0 +1,109 @@
+"""The container_runtime role's converged path: what lets it skip work must see every change that matters.
+
+files/verify_state.sh decides whether a verification container runs again (a target whose state hash is the
+one recorded when it last passed is not run); filter_plugins/ini_lines.py whether ini_file must run on a
+rootless user's storage.conf. Both run here for real, on made-up homes and records (no engine is asked:
+without a docker or podman command the image cannot be read, which must never match a record).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "container_runtime"
+_spec = importlib.util.spec_from_file_location("ini_lines", ROLE / "filter_plugins" / "ini_lines.py")
+ini_lines = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ini_lines)
+
+IMAGE = "localhost/aishell-verify:busybox"
+
+
+def state(tmp_path: Path, *users: str, engine: str = "podman", context: str = "gvisor=False",
+          path: str = "/usr/bin:/bin") -> dict[str, tuple[str, str]]:
+    """Each target's (state hash, record) as verify.yml reads them."""
+    records = tmp_path / "records"
+    records.mkdir(exist_ok=True)
+    out = subprocess.run(
+        ["sh", "-c", (ROLE / "files" / "verify_state.sh").read_text(), "verify-state", engine, IMAGE,
+         str(records), "sh busybox", context, *users],
+        capture_output=True, text=True, check=True, env={**os.environ, "PATH": path},
+    ).stdout
+    return {name: (digest, record) for name, digest, record in (line.split() for line in out.splitlines())}
+
+
+def home_with_images(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    (home / ".config" / "containers").mkdir(parents=True)
+    (home / ".config" / "containers" / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
+    store = home / ".local" / "share" / "containers" / "storage" / "overlay-images"
+    store.mkdir(parents=True)
+    (store / "images.json").write_text('[{"id": "abc", "names": ["localhost/aishell-verify:busybox"]}]')
+    return home
+
+
+def test_an_unchanged_user_has_the_same_state_and_its_record_is_read(tmp_path):
+    home = home_with_images(tmp_path)
+    user = f"alice:{os.getuid()}:{home}"
+    first = state(tmp_path, user)["podman-user-alice"]
+    assert first[1] == "-"  # no record yet
+    (tmp_path / "records" / "podman-user-alice.json").write_text(json.dumps({"state": first[0], "gvisor": None}))
+    again = state(tmp_path, user)["podman-user-alice"]
+    assert again[0] == first[0]
+    assert json.loads(base64.b64decode(again[1]))["state"] == first[0]
+
+
+@pytest.mark.parametrize("change", ["storage.conf", "containers.conf", "images", "context"])
+def test_what_the_users_verification_depends_on_changes_its_state(tmp_path, change):
+    home = home_with_images(tmp_path)
+    user = f"alice:{os.getuid()}:{home}"
+    before = state(tmp_path, user)["podman-user-alice"][0]
+    context = "gvisor=False"
+    if change == "storage.conf":
+        (home / ".config" / "containers" / "storage.conf").write_text('[storage]\ndriver = "vfs"\n')
+    elif change == "containers.conf":
+        (home / ".config" / "containers" / "containers.conf").write_text("[engine]\n")
+    elif change == "images":
+        (home / ".local/share/containers/storage/overlay-images/images.json").write_text("[]")
+    else:
+        context = "gvisor=True"
+    assert state(tmp_path, user, context=context)["podman-user-alice"][0] != before
+
+
+def test_a_user_without_an_image_store_never_matches(tmp_path):
+    home = home_with_images(tmp_path)
+    (home / ".local/share/containers/storage/overlay-images/images.json").unlink()
+    user = f"alice:{os.getuid()}:{home}"
+    assert state(tmp_path, user)["podman-user-alice"][0] != state(tmp_path, user)["podman-user-alice"][0]
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_an_engine_whose_image_cannot_be_read_never_matches(tmp_path, engine):
+    # No docker or podman command on this PATH: the image's id is unknown, as for a deleted image.
+    (tmp_path / "bin").mkdir()
+    for tool in ("sh", "cat", "cut", "sha256sum", "base64", "stat", "grep", "printf"):
+        found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if found.startswith("/"):
+            (tmp_path / "bin" / tool).symlink_to(found)
+    path = str(tmp_path / "bin")
+    assert state(tmp_path, engine=engine, path=path)[engine][0] != state(tmp_path, engine=engine, path=path)[engine][0]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ('[storage]\ndriver = "overlay"\n', True),
+    ('# mine\n[storage]\ndriver = "overlay"\nrootless_storage_path = "x"\n', True),
+    ('[storage]\ndriver = "vfs"\n', False),
+    ('[storage]\ndriver="overlay"\n', False),  # ini_file would respace it
+    ('[storage]\ndriver = "overlay"\ndriver = "vfs"\n', False),  # ini_file keeps one
+    ('[storage]\ndriver = "overlay"\n[storage]\n', False),
+    ('[other]\ndriver = "overlay"\n', False),
+    ("", False),
+])
+def test_ini_has_line_says_yes_only_where_ini_file_would_change_nothing(content, expected):
+    assert ini_lines.ini_has_line(content, "storage", "driver", '"overlay"') is expected
