@@ -7,13 +7,14 @@ images.py builds on it; settings' locks get the default agent versions from it t
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import AishellError
-from .paths import install_root
+from .paths import cache_dir, install_root
 
 
 def role_dir() -> Path:
@@ -26,7 +27,26 @@ def role_yaml(name: str) -> dict[str, Any]:
 
 @functools.cache  # read once a process (a launch asks several times); callers copy what they change
 def _read_yaml(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    """The file's data; parsed once for each version of the file, then kept as JSON in the cache directory (a
+    launch need not import the YAML parser for the role's unchanged defaults)."""
+    text = path.read_bytes()
+    digest = hashlib.sha256(str(path).encode() + b"\0" + text).hexdigest()
+    kept = cache_dir() / "role-yaml" / f"{digest[:32]}.json"
+    try:
+        return json.loads(kept.read_bytes())
+    except (OSError, ValueError):
+        pass
+    import yaml  # here: only when the file changed
+
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        draft = kept.with_name(f".{kept.name}.{os.getpid()}")
+        draft.write_text(json.dumps(data))
+        os.replace(draft, kept)
+    except (OSError, TypeError, ValueError):  # not kept (or not JSON's): parsed again next time
+        pass
+    return data
 
 
 def agent_versions() -> dict[str, Any]:

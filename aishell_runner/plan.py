@@ -25,9 +25,15 @@ from .engines.base import Engine, env_options
 from .git_protection import protected_paths
 from .paths import role_plugin
 from .session import session_argv, session_command
-from .settings import security_settings
 
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
+
+
+def _default_security():
+    """The settings' security defaults, for a plan made without settings (the builder: imported only then)."""
+    from .settings.build import security_settings
+
+    return security_settings()
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class LaunchPlan:
     hidden_dirs: list[str] = field(default_factory=list)
     empty_file: str | None = None
     # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
-    security: dict[str, object] = field(default_factory=lambda: asdict(security_settings()))
+    security: dict[str, object] = field(default_factory=lambda: asdict(_default_security()))
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
@@ -230,6 +236,6 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
         network=network or {"mode": "open"},
         empty_file=str(empty_file) if hidden or allowlist else None,
-        security=asdict(security or security_settings()),
+        security=asdict(security or _default_security()),
         literal_env=literal,
     )

@@ -25,45 +25,34 @@ The package, each module importing only those above it:
   build.py          the merged layers built into Settings (paths expanded, mounts checked)
   locks.py          the system layer's `locks:`
   load.py           load_settings: all of the above, for a project
+  files.py          where the layers' files are (no YAML)
+  cache.py          built settings remembered between launches, keyed by all that building them read
   origins.py        where each effective setting comes from (`aishell-run settings`)
 
 None of them imports aishell_runner.images: the default agent versions that locks compare against come
 from aishell_runner.image_defaults, passed in by load.py.
 """
 
-from aishell_runner.agents import AGENTS, HARNESSES, REGISTRY
-from aishell_runner.settings.build import security_settings
-from aishell_runner.settings.layers import (
-    AISHELL_USER_CONFIG,
-    DEFAULT_DOCKERFILE,
-    PROJECT_CONFIG,
-    SYSTEM_CONFIG,
-    default_user_file,
-)
-from aishell_runner.settings.load import load_settings
-from aishell_runner.settings.model import (
-    AgentSettings,
-    Credential,
-    EnvVar,
-    ImageSettings,
-    Key,
-    KeyPath,
-    Mount,
-    NetworkSettings,
-    Resources,
-    ScanRule,
-    ScanSettings,
-    SecuritySettings,
-    Settings,
-    SettingsError,
-    WorktreeSettings,
-)
-from aishell_runner.settings.schema import _KEY_PATHS, DEFAULTS, SCHEMA, default, schema_json
+import importlib
 
-__all__ = [
-    "AGENTS", "AISHELL_USER_CONFIG", "DEFAULTS", "DEFAULT_DOCKERFILE", "HARNESSES", "PROJECT_CONFIG", "REGISTRY",
-    "SCHEMA", "SYSTEM_CONFIG", "_KEY_PATHS", "AgentSettings", "Credential", "EnvVar", "ImageSettings", "Key",
-    "KeyPath", "Mount", "NetworkSettings", "Resources", "ScanRule", "ScanSettings", "SecuritySettings", "Settings",
-    "SettingsError", "WorktreeSettings", "default", "default_user_file", "load_settings", "schema_json",
-    "security_settings",
-]
+# Each name and the module that holds it: imported when first asked for, so that a launch whose settings come
+# from the cache (cache.py) never imports the YAML parser, the schema or the builder.
+_HOMES = {
+    **dict.fromkeys(("AGENTS", "HARNESSES", "REGISTRY"), "aishell_runner.agents"),
+    "security_settings": "aishell_runner.settings.build",
+    **dict.fromkeys(("AISHELL_USER_CONFIG", "DEFAULT_DOCKERFILE", "PROJECT_CONFIG", "SYSTEM_CONFIG",
+                     "default_user_file"), "aishell_runner.settings.files"),
+    "load_settings": "aishell_runner.settings.load",
+    **dict.fromkeys(("AgentSettings", "Credential", "EnvVar", "ImageSettings", "Key", "KeyPath", "Mount",
+                     "NetworkSettings", "Resources", "ScanRule", "ScanSettings", "SecuritySettings", "Settings",
+                     "SettingsError", "WorktreeSettings"), "aishell_runner.settings.model"),
+    **dict.fromkeys(("_KEY_PATHS", "DEFAULTS", "SCHEMA", "default", "schema_json"), "aishell_runner.settings.schema"),
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -1,4 +1,4 @@
-"""One settings file read as a layer: YAML with line numbers for every key, the parse cache, and where the files are."""
+"""One settings file read as a layer: YAML with line numbers for every key (where the files are: files.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from typing import Any
 import yaml
 
 from aishell_runner.settings.aishell_forms import translate
+from aishell_runner.settings.files import (  # noqa: F401 (where the files are: importers find them here too)
+    AISHELL_USER_CONFIG,
+    DEFAULT_DOCKERFILE,
+    PROJECT_CONFIG,
+    SYSTEM_CONFIG,
+    _exists,
+    _home,
+    default_user_file,
+)
 from aishell_runner.settings.explain import _kind, _validate_schema
 from aishell_runner.settings.model import KeyPath, SettingsError, _format_path, _show
 
-SYSTEM_CONFIG = Path("/etc/aishell/config.yaml")
-PROJECT_CONFIG = Path(".aishell/config.yaml")
-AISHELL_USER_CONFIG = Path(".aishell/config.yaml")  # aishell's user file, under the home directory
-DEFAULT_DOCKERFILE = Path(".aishell/Dockerfile")
 
 
 # --------------------------------------------------------------------------------------------------- layers
@@ -204,28 +209,3 @@ def _check_nodes(root: yaml.Node, path: Path) -> None:
         done.add(id(node))
 
     visit(root)
-
-
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # e.g. a name too long for the file system
-        return False
-
-
-
-def default_user_file(environ: Mapping[str, str]) -> Path:
-    """The XDG file, or aishell's ~/.aishell/config.yaml when only that one exists."""
-    # The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
-    config_home = environ.get("XDG_CONFIG_HOME", "")
-    base = Path(config_home) if os.path.isabs(config_home) else _home(environ) / ".config"
-    xdg = base / "aishell" / "config.yaml"
-    aishell = _home(environ) / AISHELL_USER_CONFIG
-    return aishell if not _exists(xdg) and _exists(aishell) else xdg
-
-
-def _home(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("HOME") or os.path.expanduser("~"))
-

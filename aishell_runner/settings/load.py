@@ -6,13 +6,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from aishell_runner.image_defaults import agent_versions
-from aishell_runner.settings.build import _build, _Context
-from aishell_runner.settings.checks import _values_at
-from aishell_runner.settings.layers import PROJECT_CONFIG, SYSTEM_CONFIG, _home, _Layer, _read_layer, default_user_file
-from aishell_runner.settings.locks import enforce_locks
-from aishell_runner.settings.merge import _merge, _Merged
+from typing import TYPE_CHECKING
+
+from aishell_runner.settings import cache
+from aishell_runner.settings.files import PROJECT_CONFIG, SYSTEM_CONFIG, _home, default_user_file
 from aishell_runner.settings.model import Settings, _format_path
+
+if TYPE_CHECKING:
+    from aishell_runner.settings.build import _Context
+    from aishell_runner.settings.layers import _Layer
+    from aishell_runner.settings.merge import _Merged
 
 # --------------------------------------------------------------------------------------------------- entry point
 
@@ -26,16 +29,31 @@ def load_settings(
     allow_risky_mounts: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Read, merge and check the system, user and project settings for `project`."""
-    merged, context, layers = _load(project, system_file=system_file, user_file=user_file,
-                                    allow_risky_mounts=allow_risky_mounts, environ=environ)
-    return _build(merged, context, tuple(layer.path for layer in layers))
+    """Read, merge and check the system, user and project settings for `project`. The usual layers of this
+    process's environment come from the cache when nothing they depend on changed (cache.py)."""
+
+    def build() -> Settings:
+        from aishell_runner.settings.build import _build
+
+        merged, context, layers = _load(project, system_file=system_file, user_file=user_file,
+                                        allow_risky_mounts=allow_risky_mounts, environ=environ)
+        return _build(merged, context, tuple(layer.path for layer in layers))
+
+    if system_file is None and user_file is None and environ is None:
+        return cache.remembered(Path(os.path.abspath(project)), allow_risky_mounts, os.environ, build)
+    return build()
 
 
 def _load(project: Path, *, system_file: Path | None, user_file: Path | None, allow_risky_mounts: bool,
           environ: Mapping[str, str] | None) -> tuple[_Merged, _Context, list[_Layer]]:
     """The layers of `project`, read and merged (locks applied): what load_settings builds from, and what
     origins.py explains."""
+    from aishell_runner.image_defaults import agent_versions
+    from aishell_runner.settings.build import _Context
+    from aishell_runner.settings.layers import _read_layer
+    from aishell_runner.settings.locks import enforce_locks
+    from aishell_runner.settings.merge import _merge
+
     environ = os.environ if environ is None else environ
     project = Path(os.path.abspath(project))
     candidates = [
@@ -93,6 +111,8 @@ PROJECT_REFUSED: dict[tuple[str, ...], str] = {
 def _refuse_project_only_keys(project_layer: _Layer) -> None:
     """Refuse the first key of PROJECT_REFUSED that a project's own settings set (read before the schema
     checks them: whatever the value, the key is not for a project)."""
+    from aishell_runner.settings.checks import _values_at
+
     for pattern, problem in PROJECT_REFUSED.items():
         for path, _ in _values_at(project_layer.data, pattern, ()):
             if not all(isinstance(step, str) for step in path):  # a list where a mapping goes: the schema says so
