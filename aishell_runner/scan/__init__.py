@@ -94,8 +94,6 @@ def _scan_directory(root: str, rules: NameRules, content: bool, cache_dir: Path,
         remembered.save(memo_file, root=root, token=journal.token, rules=rules.fingerprint, content=content,
                         findings=findings, skipped=result.skipped, links=links, files=result.files,
                         binary=result.binary_files, scanner=result.content_scanner, linked=linked)
-    elif memo:
-        remembered.forget(memo_file)
     if answer == "absent" and result.files >= watching.WATCH_FROM:
         watching.start(root, cache_dir)  # its journal serves the scans after the next one (which pairs it)
     return findings

@@ -17,22 +17,23 @@ import tempfile
 from pathlib import Path
 
 from .. import paths
-from . import watch
+from . import watch as watching
 from .globs import compile_globs
 from .walk import Tree, tree_cache, walk
 
 
-def excluded_paths(project: Path, patterns: tuple[str, ...] | list[str]) -> list[Path]:
-    """Absolute paths under `project` matched by `patterns`, shallowest first; symlinks are left alone."""
+def excluded_paths(project: Path, patterns: tuple[str, ...] | list[str], *, watch: bool = True) -> list[Path]:
+    """Absolute paths under `project` matched by `patterns`, shallowest first; symlinks are left alone.
+    (`watch=False`: no watcher is asked, as in scan_tree.)"""
     if not patterns:
         return []
     root = os.path.abspath(project)
     cache_dir = paths.cache_dir() / "scan"
     memo_file = tree_cache(cache_dir, root).with_name(tree_cache(cache_dir, root).name.replace(".tree", ".exclude"))
     known = _load(memo_file, root, patterns)
-    answer = watch.sync(root, cache_dir, known and known["watch"])
-    journal = answer if isinstance(answer, watch.Journal) else None
-    if journal and known and journal.since(known["watch"]) == set():
+    answer = watching.sync(root, cache_dir, known and known.get("watch")) if watch else "not asked"
+    journal = answer if isinstance(answer, watching.Journal) else None
+    if journal and known and journal.since(known.get("watch")) == set():
         found = known["found"]  # nothing changed since
     else:
         tree = walk(root, tree_cache(cache_dir, root), journal)

@@ -80,8 +80,3 @@ def save(path: Path, *, root: str, token: list, rules: str, content: bool, findi
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
             handle.write(json.dumps(memo, separators=(",", ":")))
         os.replace(handle.name, path)
-
-
-def forget(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

@@ -89,8 +89,9 @@ class Journal:
             return None
         if self.asked is None or token[1] < self.asked:
             answer = _ask(self.address, {"op": "since", "since": token[1]})
-            if not (answer and answer.get("ok") and answer.get("gen") == self.token[0]
-                    and isinstance(answer.get("changes"), dict)):
+            if not (isinstance(answer, dict) and answer.get("ok") and answer.get("gen") == self.token[0]
+                    and isinstance(answer.get("changes"), dict)
+                    and set(map(type, answer["changes"].values())) <= {int}):
                 return None
             self.asked, self.changes = token[1], {**self.changes, **answer["changes"]}
         return {path for path, number in self.changes.items() if number > token[1]} | self.extra
@@ -109,6 +110,8 @@ def sync(root: str, cache_dir: Path, since: object = None) -> Journal | str:
         if not answer["ok"]:
             return str(answer.get("why"))
         changes = answer["changes"]
+        if isinstance(changes, dict) and not set(map(type, changes.values())) <= {int}:
+            return "an answer it could not read"
         token = [str(answer["gen"]), int(answer["seq"])]
         return Journal(token, int(answer["oldest"]), asked if isinstance(changes, dict) else None,
                        changes if isinstance(changes, dict) else {}, address)
