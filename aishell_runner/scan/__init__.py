@@ -91,8 +91,8 @@ def _scan_directory(root: str, rules: NameRules, content: bool, cache_dir: Path,
     if journal and not gitleaks:
         links = [f"{relative}/{name}" if relative else name for relative, listing in tree.listings.items()
                  if not (listing.vendored or listing.error) for name in listing.links]
-        remembered.save(memo_file, root=root, token=journal.token, rules=rules.fingerprint, content=content,
-                        findings=findings, skipped=result.skipped, links=links, files=result.files,
+        remembered.save(memo_file, root=root, token=[*journal.token, journal.full_at], rules=rules.fingerprint,
+                        content=content, findings=findings, skipped=result.skipped, links=links, files=result.files,
                         binary=result.binary_files, scanner=result.content_scanner, linked=linked)
     if answer == "absent" and result.files >= watching.WATCH_FROM:
         watching.start(root, cache_dir)  # its journal serves the scans after the next one (which pairs it)

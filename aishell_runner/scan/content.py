@@ -74,7 +74,7 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
                     progress: Progress | None, journal: Journal | None, linked: dict[str, str]) -> list[Finding]:
     cache = _Cache(cache_dir / (hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"))
     changed = journal.since(cache.watch) if journal else None
-    cache.watch = journal.token if journal else None
+    cache.watch = journal.saved(cache.watch, changed is not None) if journal else None
     cache.changed |= journal is not None and changed is None  # saved under the journal's token: vouched for
     hits: dict[str, list[Hit]] = {}
     unknown: list[tuple[File, str]] = []  # files to read, with their key

@@ -44,7 +44,8 @@ def excluded_paths(project: Path, patterns: tuple[str, ...] | list[str], *, watc
             tree.remember(key, found)
         tree.save()
         if journal:
-            _save(memo_file, {"root": root, "patterns": list(patterns), "watch": journal.token, "found": found})
+            _save(memo_file, {"root": root, "patterns": list(patterns), "watch": [*journal.token, tree.watch[2]],
+                                    "found": found})
     return sorted((Path(root, relative) for relative in found), key=lambda path: (len(path.parts), str(path)))
 
 

@@ -154,8 +154,9 @@ def walk(root: str, cache: Path | None = None, journal: Journal | None = None) -
     where a directory's ctime proves them current, and this walk's are kept there (`Tree.save`). With a
     `journal` (synced before this walk), only the directories it names are looked at."""
     previous, previous_started, memo, token = _load(cache, root)
-    tree = Tree(root, [], {}, memo, cache, time.time_ns(), watch=journal.token if journal else None)
+    tree = Tree(root, [], {}, memo, cache, time.time_ns())
     changed = tree.changed = journal.since(token) if journal and previous else None
+    tree.watch = journal.saved(token, changed is not None) if journal else None
     named = {path.rpartition("/")[0] for path in changed} if changed is not None else set()
     real_root = os.path.realpath(root)
     pending, relisted = [""], False
@@ -190,7 +191,7 @@ def walk(root: str, cache: Path | None = None, journal: Journal | None = None) -
     # Saved also when only a listing was made anew: its walk's time is what makes a racy listing trusted later.
     tree.dirty = relisted or len(previous) != len(tree.listings)
     # A cache the journal could not vouch for is saved under its token: vouched for from now on.
-    tree.dirty |= journal is not None and changed is None and token != journal.token
+    tree.dirty |= journal is not None and changed is None
     return tree
 
 

@@ -18,9 +18,11 @@ The watcher vouches only for what inotify reports, and says so: it cannot vouch
 tree, an unreadable directory, too few inotify watches, after an event queue
 overflow, or when a file appears with a second hard link (or vanishes before the
 watcher could look at it: it might have been one), since a write through
-another link of a file reports only that link's name. Tokens older than
-TRUST_FOR are refused too: writes through `mmap` and through a hard link made
-from outside the tree send no event, so a full pass comes at least that often.
+another link of a file reports only that link's name. A token also carries
+the time of the last full pass of its cache (every file stat-ed), kept by the
+scans that only looked at what changed; one older than TRUST_FOR is refused,
+since a write through a hard link made from outside the tree sends no event in
+it: a full pass comes at least that often.
 A watcher that is not running, answers late, or belongs to another generation
 also means the full path. The watcher exits after IDLE_EXIT without a question
 and when its root is removed, moved or replaced.
@@ -46,7 +48,7 @@ from pathlib import Path
 
 WATCH_FROM = 20_000  # files: smaller trees are stat-ed quickly enough, and never get a watcher
 IDLE_EXIT = 6 * 3600  # seconds without a question
-TRUST_FOR = 3600  # seconds: a token older than this is not vouched for (a full pass at least this often)
+TRUST_FOR = 3600  # seconds: a cache whose last full pass is older is not vouched for (a full pass this often)
 ANSWER_TIMEOUT = 1.0  # seconds a scan waits for the watcher's answer before taking the full path
 COOKIE = ".aishell-scan-cookie-"
 # statfs f_type of local filesystems, where inotify sees every change made through any mount of them.
@@ -76,16 +78,26 @@ class Journal:
     """One sync's answer: the token a cache made from now on is saved under, and what changed since a token."""
 
     token: list  # [generation, sync number]
+    synced_at: float  # time.time() before the sync
     oldest: int  # the oldest sync number still vouched for
     asked: int | None  # `changes` holds every path changed after this sync number
     changes: dict[str, int]  # path -> the sync number it changed before
     address: str
     extra: set[str] = field(default_factory=set)  # paths the caller found changed itself
+    full_at: float | None = None  # the oldest full pass among the tokens given out (`saved`)
+
+    def saved(self, token: object, vouched: bool) -> list:
+        """The token to save a cache under after this scan: this sync's, with the time of the cache's last full
+        pass (`token`'s when the journal vouched for it, else this scan's own)."""
+        full_at = token[2] if vouched and isinstance(token, list) else self.synced_at
+        self.full_at = full_at if self.full_at is None else min(self.full_at, full_at)
+        return [*self.token, full_at]
 
     def since(self, token: object) -> set[str] | None:
         """The paths changed since `token` (a cache's), or None when the watcher cannot vouch for it."""
-        if not (isinstance(token, list) and len(token) == 2 and token[0] == self.token[0]
-                and type(token[1]) is int and self.oldest <= token[1] <= self.token[1]):
+        if not (isinstance(token, list) and len(token) == 3 and token[0] == self.token[0]
+                and type(token[1]) is int and self.oldest <= token[1] <= self.token[1]
+                and type(token[2]) is float and 0 <= time.time() - token[2] < TRUST_FOR):
             return None
         if self.asked is None or token[1] < self.asked:
             answer = _ask(self.address, {"op": "since", "since": token[1]})
@@ -103,6 +115,7 @@ def sync(root: str, cache_dir: Path, since: object = None) -> Journal | str:
         return "not Linux"
     asked = since[1] if isinstance(since, list) and len(since) == 2 and type(since[1]) is int else None
     address = str(socket_path(cache_dir, root))
+    synced_at = time.time()
     answer = _ask(address, {"op": "sync", "since": asked})
     if isinstance(answer, str):
         return answer
@@ -113,7 +126,7 @@ def sync(root: str, cache_dir: Path, since: object = None) -> Journal | str:
         if isinstance(changes, dict) and not set(map(type, changes.values())) <= {int}:
             return "an answer it could not read"
         token = [str(answer["gen"]), int(answer["seq"])]
-        return Journal(token, int(answer["oldest"]), asked if isinstance(changes, dict) else None,
+        return Journal(token, synced_at, int(answer["oldest"]), asked if isinstance(changes, dict) else None,
                        changes if isinstance(changes, dict) else {}, address)
     except (KeyError, TypeError, ValueError):
         return "an answer it could not read"

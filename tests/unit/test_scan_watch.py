@@ -215,6 +215,19 @@ def test_exclude_follows_the_journal(project: Project) -> None:
 # --------------------------------------------------------------------------------------- the full path instead
 
 
+def test_a_full_pass_at_least_every_trust_for(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.start()
+    full_at = project.memo_token()[2]
+    write(project.root / ".env", "A=1\n")
+    assert ".env" in paths(same(project))
+    assert project.memo_token()[2] == full_at  # only what changed was looked at: the full pass stays the last one
+    monkeypatch.setattr(watch, "TRUST_FOR", time.time() - full_at - 0.001)
+    assert project.journal().since(project.memo_token()) is None  # too old: a full pass now
+    assert ".env" in paths(same(project))
+    assert project.memo_token()[2] > full_at
+    assert project.journal().since(project.memo_token()) == set()
+
+
 def test_a_watcher_that_died_means_the_full_path_and_a_new_watcher(project: Project) -> None:
     project.start()
     pid = project.pid()
@@ -232,8 +245,9 @@ def test_a_watcher_that_died_means_the_full_path_and_a_new_watcher(project: Proj
     assert "src/.env" in paths(same(project))
 
 
-def test_a_watcher_that_does_not_answer_in_time_means_the_full_path(project: Project) -> None:
+def test_a_watcher_that_does_not_answer_in_time_means_the_full_path(project: Project, monkeypatch) -> None:
     project.start()
+    monkeypatch.setattr(watch, "ANSWER_TIMEOUT", 0.2)  # the scan's patience, not the watcher's
     pid = project.pid()
     os.kill(pid, signal.SIGSTOP)
     try:
