@@ -19,9 +19,9 @@ Settings that fail to build are never kept: their error shows at every launch.
 
 from __future__ import annotations
 
+import _pickle as pickle  # pickle's C implementation, without the pure-Python module's imports
 import hashlib
 import os
-import pickle
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -103,7 +103,7 @@ def _write(entry: Path, value: dict) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.NamedTemporaryFile("wb", dir=entry.parent, prefix=".new-", delete=False) as draft:
-            pickle.dump(value, draft, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(value, draft, protocol=5)
         os.replace(draft.name, entry)  # NamedTemporaryFile made it 0600
     except (OSError, pickle.PicklingError):  # no cache this time: the next launch builds again
         if draft is not None:
