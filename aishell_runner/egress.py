@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ GATE_CLIENT = ["python3", "-I", "-S", f"{GATE_MOUNT}/gate_client.py"]
 TOKEN_VARIABLE = "AISHELL_GATE_TOKEN"
 # The sessions' addresses: 127.64.0.0/10, loopback addresses in squid's network namespace (all of 127.0.0.0/8 is
 # local there), 4 million of them.
+SESSION_ADDRESS_BASE = (127 << 24) | (64 << 16)
 SESSION_ADDRESS_BITS = 22
 CONFIG_LABEL = "org.aishell.egress-config"
 REGISTRY_HOSTS = {
@@ -160,9 +160,9 @@ def register(names: Names, session: str, hosts: list[str], brokered: Iterable[st
     lines = [f"session={session}", *hosts, *(f"broker={h}" for h in brokered)]
     for _ in range(100):
         # A taken address is drawn again; a hundred draws all taken means a broken directory.
-        drawn = (64 << SESSION_ADDRESS_BITS - 6) + 1 + secrets.randbelow((1 << SESSION_ADDRESS_BITS) - 2)
-        address = f"127.{drawn >> 16}.{drawn >> 8 & 255}.{drawn & 255}"
-        token = f"{address}/{secrets.token_hex(16)}"
+        drawn = SESSION_ADDRESS_BASE + 1 + int.from_bytes(os.urandom(4)) % ((1 << SESSION_ADDRESS_BITS) - 2)
+        address = ".".join(str(drawn >> shift & 255) for shift in (24, 16, 8, 0))
+        token = f"{address}/{os.urandom(16).hex()}"
         digest = hashlib.sha256(token.encode()).hexdigest()
         with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
             draft.write("".join(f"{line}\n" for line in [lines[0], f"gate={digest}", *lines[1:]]))

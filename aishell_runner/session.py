@@ -2,8 +2,9 @@
 
 The launch spec (rendered by the sandbox_launch role) holds what every session of a plan shares: the
 engine options, the environment's names and the image. A session adds its own parts (session_argv): its
-name, a terminal, the engine's way of passing its variables, and its command (session_command). The container is removed when the session ends, and also when this
-process gets SIGTERM or SIGHUP (forwarded as a removal) or Ctrl-C.
+name, a terminal, the engine's way of passing its variables, and its command (session_command). The
+container is removed when the session ends, and also when this process gets SIGTERM or SIGHUP (forwarded
+as a removal) or Ctrl-C.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import yaml
 
 from aishell_runner.settings.aishell_forms import translate
+from aishell_runner.settings.explain import _kind, _validate_schema
 from aishell_runner.settings.files import (  # noqa: F401 (where the files are: importers find them here too)
     AISHELL_USER_CONFIG,
     DEFAULT_DOCKERFILE,
@@ -20,10 +20,7 @@ from aishell_runner.settings.files import (  # noqa: F401 (where the files are: 
     _home,
     default_user_file,
 )
-from aishell_runner.settings.explain import _kind, _validate_schema
 from aishell_runner.settings.model import KeyPath, SettingsError, _format_path, _show
-
-
 
 # --------------------------------------------------------------------------------------------------- layers
 

@@ -66,32 +66,22 @@ def raw_socket():
     return "opened"
 
 
-def bind_other_address():
-    """Take a neighbour's address as our source (what a sandbox posing as another session would need)."""
-    mine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    mine.connect((PROXY.split("//")[1].split(":")[0], 3128))
-    own = mine.getsockname()[0]
-    mine.close()
-    parts = own.split(".")
-    other = ".".join([*parts[:3], str(int(parts[3]) % 250 + 3)])
-    with socket.socket() as sock:
-        sock.bind((other, 0))
-    return other
+def forged_token():
+    """Talk to the gate directly with a token it never handed out, as posing as another session would need (a
+    session's token is "ADDRESS/SECRET"; unit tests try a real session's address with a wrong secret). A
+    relayed request would answer; the gate closes instead."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gate:
+        gate.settimeout(10)
+        gate.connect("/run/aishell-gate/gate.sock")
+        gate.sendall(f"127.64.0.1/{'0' * 32}\nGET http://allowed.test:{given['port']}/ HTTP/1.1\r\n\r\n".encode())
+        answer = gate.recv(100)
+    if not answer:
+        raise ConnectionError("closed by the gate")
+    return answer.decode(errors="replace")
 
 
-def dns_at_gateway():
-    """Ask the first address of our /24, where an engine's resolver would listen (Podman's aardvark-dns on a
-    network with DNS on), for an outside name: an answer is a channel out for data."""
-    mine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    mine.connect((PROXY.split("//")[1].split(":")[0], 3128))
-    gateway = ".".join([*mine.getsockname()[0].split(".")[:3], "1"])
-    mine.close()
-    labels = b"".join(bytes([len(label)]) + label.encode() for label in ["deb", "debian", "org"])
-    query = bytes.fromhex("123401000001000000000000") + labels + bytes.fromhex("0000010001")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(2)
-        sock.sendto(query, (gateway, 53))
-        return f"{gateway} answered {len(sock.recv(512))} bytes"
+def interfaces():
+    return sorted(os.listdir("/sys/class/net"))
 
 
 def ipv6_addresses():
@@ -115,10 +105,12 @@ results = {
     "ipv6_loopback": timed(lambda: connect("::1", host_port, socket.AF_INET6)),
     "ipv6_outside": timed(lambda: connect("2001:db8::1", 80, socket.AF_INET6)),
     "dns": timed(lambda: socket.getaddrinfo("example.com", 443)),
-    "dns_at_gateway": timed(dns_at_gateway),
+    "interfaces": interfaces(),
     "write_resolv_conf": timed(lambda: write("/etc/resolv.conf")),
     "raw_socket": timed(raw_socket),
-    "other_source_address": timed(bind_other_address),
+    "forged_token": timed(forged_token),
+    "write_gate": timed(lambda: write("/run/aishell-gate/gate_client.py")),
+    "token_inherited": "AISHELL_GATE_TOKEN" in os.environ,
     "proxy_config_visible": timed(lambda: os.path.exists("/etc/aishell-egress")),
     "allowed_without_proxy": timed(lambda: fetch(f"http://allowed.test:{port}/", proxy=None)),
 }

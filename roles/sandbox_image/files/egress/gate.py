@@ -63,7 +63,7 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             return
         up_reader, upstream = await asyncio.open_connection(*SQUID, local_addr=(address, 0))
         await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
-    except (asyncio.TimeoutError, ConnectionError, OSError):
+    except (TimeoutError, ConnectionError, OSError):
         pass
     finally:
         for stream in (writer, upstream):
