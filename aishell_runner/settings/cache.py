@@ -94,7 +94,7 @@ def _read(entry: Path) -> object:
             if found.st_uid != os.getuid() or found.st_mode & 0o022:
                 return None
             return pickle.load(file)
-    except Exception:
+    except Exception:  # missing, damaged or of an older aishell-run (any error unpickling): built again
         return None
 
 
