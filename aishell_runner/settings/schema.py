@@ -217,8 +217,8 @@ SCHEMA: dict[str, Any] = _publish_defaults({
                     "additionalProperties": _text("An IPv4 address.", pattern=IPV4_PATTERN),
                 },
                 "subnet": _text(
-                    "IPv4 subnet of the sandboxes' internal network (default 10.213.N.0/24, N from your user "
-                    "id). Change it when it collides with a network of yours.",
+                    "No longer used: allowlist sandboxes have no network since 2.6 (they reach the proxy "
+                    "through a Unix socket). Accepted so that older settings load; it changes nothing.",
                     pattern=SUBNET_PATTERN,
                 ),
             },
