@@ -98,3 +98,12 @@ def test_rootless_container_runs_as_the_user_with_networking(host):
     result = as_alice(host, f"podman run --rm {IMAGE} ip -o link")
     assert result.rc == 0, result.stderr
     assert "tap0" in result.stdout
+
+
+@pytest.mark.parametrize("bridge", ["podman+", "cni-podman+"])
+def test_dockers_forward_policy_lets_podmans_bridges_through(host, bridge):
+    # docker_coexistence.yml: converge's Podman run found the rules missing and inserted them (Docker ran first).
+    comment = "aishell-run: Podman bridges past Docker FORWARD DROP"
+    rule = f"-i '{bridge}' -o '{bridge}' -j ACCEPT -m comment --comment '{comment}'"
+    result = host.run(f"iptables -w -C DOCKER-USER {rule}")
+    assert result.rc == 0, result.stderr
