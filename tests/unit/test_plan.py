@@ -114,14 +114,15 @@ def test_the_hash_changes_with_a_literal_value_but_never_contains_it(tmp_path):
 
 def test_an_allowlist_edit_keeps_the_hash_and_the_argv_but_another_network_does_not(tmp_path):
     """The allowlist reaches the proxy per session: editing it must not force a cold launch."""
-    def allowlist(name, hosts):
-        return plan_for(tmp_path, network={"mode": "allowlist", "name": name, "allow": hosts},
+    def allowlist(gate, hosts):
+        return plan_for(tmp_path, network={"mode": "allowlist", "gate": str(tmp_path / gate), "allow": hosts},
                         empty_file=tmp_path / "empty")
 
-    first = allowlist("aishell-sandboxes-0", ["api.anthropic.com"])
-    edited = allowlist("aishell-sandboxes-0", ["api.anthropic.com", "example.com"])
+    first = allowlist("gate", ["api.anthropic.com"])
+    edited = allowlist("gate", ["api.anthropic.com", "example.com"])
     assert first.digest() == edited.digest() and first.role_input() == edited.role_input()
-    assert first.digest() != allowlist("aishell-sandboxes-1", ["api.anthropic.com"]).digest()
+    assert launch_options(first) == launch_options(edited)
+    assert first.digest() != allowlist("another-users-gate", ["api.anthropic.com"]).digest()
     assert first.digest() != plan_for(tmp_path).digest()
 
 
