@@ -26,12 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import median, time_command, write_section
+from report import installed_aishell_run, median, time_command, write_section
 from scan import make_project
 
 from aishell_runner.paths import state_dir
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+# aishell-run as users install it (report.installed_aishell_run); set by main(), this venv's until then.
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
 IMAGE = "localhost/aishell-foundation:latest"
 CONFIG = "engine: docker\nimage:\n  base_source: debootstrap\nagents:\n  codex: {version: \"\"}\n" \
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000,
                         help="files of the large repository (default 100000; 0 leaves it out)")
     args = parser.parse_args()
+    global AISHELL_RUN
+    AISHELL_RUN = installed_aishell_run()
     project = new_project()
     docker_true = ["docker", "run", "--rm", IMAGE, "true"]
     time_command(exec_argv(project), 1)  # converge: images and launch spec
@@ -108,7 +111,8 @@ def main() -> None:
     write_section(
         "launch",
         "## Sandbox launch against the bare engine\n\n"
-        f"Seconds, medians of {RUNS} runs each, ours and the bare engine taken in turns; ratio to bare `docker "
+        f"Seconds, medians of {RUNS} runs each, ours (aishell-run installed from its wheel, as users have it) and "
+        f"the bare engine taken in turns; ratio to bare `docker "
         f"run` (the rootless rows: to the test user's own bare `podman run`, timed by that user). The warm "
         f"comparison ran in {len(rounds)} rounds {args.pause:g} s apart; each round's ratio, with the 1-minute "
         f"load average at its end: {per_round}.\n\n"

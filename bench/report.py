@@ -64,3 +64,27 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     RESULTS.write_text(text)
+
+
+def installed_aishell_run() -> str:
+    """aishell-run as users have it, a wheel installed, for the launch benchmarks: this checkout's editable
+    install (`make`'s .venv) adds an import hook that every start pays (about 10 ms). The wheel goes into a
+    virtual environment of its own, which takes its dependencies from this one's site-packages (a .pth line:
+    the editable install's own .pth there is not read)."""
+    import sys
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="aishell-bench-wheel-"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(where / "dist"), str(REPO)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], check=True)
+    python = where / "venv" / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    deps = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "aishell-bench-deps.pth").write_text(deps + "\n")
+    (wheel,) = (where / "dist").glob("*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-index", str(wheel)], check=True, stdout=subprocess.DEVNULL)
+    return str(where / "venv" / "bin" / "aishell-run")
