@@ -22,6 +22,16 @@ common=$(
     if path=$(command -v "$binary"); then stat -L -c '%n %i %s %Y' "$path"; else echo "$binary absent"; fi
   done
 )
+# The id of the image in a Podman image store's images.json: where Python or the image is missing, the
+# whole file's hash stands in, or nothing (a failure) where the file is missing.
+image_in() {
+  [ -f "$1" ] || return 1
+  if command -v python3 >/dev/null; then
+    python3 -c 'import json, sys
+ids = [entry["id"] for entry in json.load(open(sys.argv[1])) if sys.argv[2] in (entry.get("names") or [])]
+print(ids[0]) if ids else sys.exit(1)' "$1" "$image" 2>/dev/null
+  else files "$1"; fi
+}
 emit() {
   hash=$(printf '%s\n%s\n%s\n' "$1" "$common" "$2" | sha256sum | cut -d ' ' -f 1)
   record=$(base64 -w 0 < "$records/$1.json" 2>/dev/null) || record=
@@ -46,11 +56,9 @@ for user; do
   name=${user%%:*} rest=${user#*:}
   uid=${rest%%:*} home=${rest#*:}
   config=$home/.config/containers
-  # The user's image store, read as root (no Podman started as the user): any change to its images counts.
+  # The image's id in the user's image store, read as root (no Podman started as the user).
   store=$home/.local/share/containers/storage
-  if [ -f "$store/overlay-images/images.json" ] || [ -f "$store/vfs-images/images.json" ]; then
-    images=$(files "$store/overlay-images/images.json" "$store/vfs-images/images.json")
-  else images=$(unknown); fi
+  images=$(image_in "$store/overlay-images/images.json" || image_in "$store/vfs-images/images.json" || unknown)
   emit "podman-user-$name" "$podman_config
 $(files "$config/containers.conf" "$config/storage.conf" "$config/registries.conf" "$config"/containers.conf.d/*)
 $(grep "^$name:" /etc/subuid /etc/subgid)
