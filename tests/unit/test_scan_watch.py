@@ -228,6 +228,23 @@ def test_a_full_pass_at_least_every_trust_for(project: Project, monkeypatch: pyt
     assert project.journal().since(project.memo_token()) == set()
 
 
+@pytest.mark.parametrize("garbage", [b"", b"[]", b'{"version": 1}',
+                                     b'{"version": 1, "root": "R", "rules": "F", "content": true, '
+                                     b'"watch": ["G", 1, 0.5], "findings": [[1]]}'])
+def test_a_damaged_memo_or_token_costs_a_fuller_scan_never_a_wrong_one(project: Project, garbage: bytes) -> None:
+    project.start()
+    journal = project.journal()
+    memo_file = memo.memo_path(project.cache, str(project.root), True)
+    memo_file.write_bytes(garbage.replace(b'"R"', f'"{project.root}"'.encode())
+                          .replace(b'"F"', f'"{NameRules().fingerprint}"'.encode())
+                          .replace(b'"G"', f'"{journal.token[0]}"'.encode()))
+    write(project.root / ".env", "A=1\n")
+    assert ".env" in paths(same(project))
+    for token in (None, [], ["x", 1, 0.0], [journal.token[0], "1", 0.0], [journal.token[0], 10**9, time.time()],
+                  [journal.token[0], 1, time.time() + 10**6]):
+        assert project.journal().since(token) is None
+
+
 def test_a_watcher_that_died_means_the_full_path_and_a_new_watcher(project: Project) -> None:
     project.start()
     pid = project.pid()
