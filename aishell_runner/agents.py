@@ -21,6 +21,8 @@ State = dict[str, Any]
 
 @dataclass(frozen=True)
 class Agent:
+    """One agent CLI: its command, profile, what it copies from the host, its credentials and hosts."""
+
     name: str
     title: str
     command: tuple[str, ...]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import traceback
 
 from . import __version__
 from .commands import modules_for
@@ -104,6 +103,8 @@ def _fail(ui: UI, message: str, hint: str | None, exit_code: int) -> int:
 
 
 def _write_crash_log() -> str:
+    import traceback  # only after a crash: every start would pay for it
+
     try:
         logs = state_dir() / "logs"
         logs.mkdir(mode=0o700, parents=True, exist_ok=True)

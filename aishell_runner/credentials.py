@@ -77,6 +77,8 @@ def placeholder(value: str) -> str:
 
 @dataclass(frozen=True)
 class Swap:
+    """A credential of one session: its real value, and the placeholder the sandbox holds instead."""
+
     credential: Credential
     value: str
     placeholder: str

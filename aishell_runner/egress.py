@@ -149,6 +149,8 @@ def proxy_running(engine: Engine, names: Names, wanted_hash: str) -> bool:
 
 @dataclass(frozen=True)
 class Registration:
+    """A session's place behind the proxy."""
+
     address: str  # the session's loopback address in squid's network namespace: its file's name
     token: str  # what the sandbox's forwarder shows the gate: "ADDRESS/SECRET"
 

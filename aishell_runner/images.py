@@ -108,6 +108,8 @@ def extension_name(project: Path) -> str:
 
 @dataclass
 class Freshness:
+    """Whether each wanted image is current (its label holds its inputs' hash)."""
+
     foundation_current: bool
     extension_current: bool | None  # None: the project has no extension
     egress_current: bool | None = None  # None: no egress proxy image wanted
@@ -119,6 +121,8 @@ class Freshness:
 
 @dataclass(frozen=True)
 class Wanted:
+    """One image the settings want, by its name, its own tag and its inputs' hash."""
+
     name: str  # as set (`localhost/aishell-foundation:latest`): an alias of the one wanted last
     image: str  # its own tag, NAME:HASH16: what sandboxes run
     inputs: str  # the hash of its inputs, which its label must hold

@@ -38,6 +38,8 @@ def _default_security():
 
 @dataclass(frozen=True)
 class PlannedMount:
+    """A host path mounted into the sandbox."""
+
     source: str
     target: str
     readonly: bool
@@ -45,6 +47,8 @@ class PlannedMount:
 
 @dataclass
 class LaunchPlan:
+    """What a launch runs, as structured data; its hash decides whether the launch is warm."""
+
     engine: str
     image: str
     project: str

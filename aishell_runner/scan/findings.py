@@ -15,6 +15,8 @@ def display(relative: str) -> str:
 
 @dataclass(frozen=True)
 class Finding:
+    """One sensitive file, or one secret in a file's content."""
+
     path: str  # relative to the scanned root; may hold surrogate escapes (see display)
     severity: str
     rule: str
@@ -42,6 +44,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A path the scan could not read, and why."""
+
     path: str
     reason: str
 
@@ -51,6 +55,8 @@ class Skipped:
 
 @dataclass
 class ScanResult:
+    """What one scan of a root found."""
+
     root: str
     findings: list[Finding] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)

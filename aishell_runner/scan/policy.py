@@ -34,6 +34,8 @@ class ScanRoot:
 
 @dataclass(frozen=True)
 class Located:
+    """A finding, with where its file appears inside the sandbox."""
+
     finding: Finding
     target: str  # where the file appears inside the sandbox
 

@@ -28,6 +28,8 @@ NPM_TOKEN = re.compile(rb"(?:_authToken|_auth|_password|npmAuthToken)\s*[=:]\s*\
 
 @dataclass(frozen=True)
 class Rule:
+    """A name rule: path globs, and the severity of a match."""
+
     id: str
     severity: str
     patterns: tuple[str, ...]
@@ -37,6 +39,8 @@ class Rule:
 # Rules that decide from the file's first bytes: patterns -> sniff(head) -> (rule id, severity) or None.
 @dataclass(frozen=True)
 class SniffRule:
+    """A rule that decides by a file's first bytes, for the names its globs match."""
+
     patterns: tuple[str, ...]
     sniff: Callable[[bytes], tuple[str, str] | None]
 

@@ -43,6 +43,8 @@ class SettingsError(AishellError):
 
 @dataclass(frozen=True)
 class Mount:
+    """A host directory or file mounted into the sandbox."""
+
     source: Path
     target: Path
     readonly: bool
@@ -50,12 +52,16 @@ class Mount:
 
 @dataclass(frozen=True)
 class EnvVar:
+    """A variable passed into the sandbox: the host's value, or a literal one."""
+
     name: str
     value: str | None  # None: pass the host's value of `name`
 
 
 @dataclass(frozen=True)
 class AgentSettings:
+    """One agent's settings (agents.NAME)."""
+
     version: str | None
     args: tuple[str, ...]
     autonomous: bool
@@ -77,6 +83,8 @@ class Credential:
 
 @dataclass(frozen=True)
 class Resources:
+    """The sandbox's resource limits (resources:)."""
+
     cpus: float | None
     memory: str | None
     pids: int | None
@@ -84,6 +92,8 @@ class Resources:
 
 @dataclass(frozen=True)
 class ImageSettings:
+    """How the images are built (image:)."""
+
     base_source: str
     fallback: bool
     ca_bundle: str
@@ -92,6 +102,8 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class ScanRule:
+    """A name rule the settings add (scan.rules)."""
+
     id: str
     severity: str
     patterns: tuple[str, ...]
@@ -100,6 +112,8 @@ class ScanRule:
 
 @dataclass(frozen=True)
 class ScanSettings:
+    """The sensitive-file scan's settings (scan:)."""
+
     content: bool
     allow: tuple[str, ...]
     rules: tuple[ScanRule, ...]
@@ -107,6 +121,8 @@ class ScanSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
+    """The sandbox's hardening (security:)."""
+
     read_only_root: bool
     add_capabilities: tuple[str, ...]
     no_new_privileges: bool
@@ -117,6 +133,8 @@ class SecuritySettings:
 
 @dataclass(frozen=True)
 class NetworkSettings:
+    """Allowlist, open or no network (network:)."""
+
     mode: str
     allow: tuple[str, ...]
     registries: tuple[str, ...]
@@ -126,11 +144,15 @@ class NetworkSettings:
 
 @dataclass(frozen=True)
 class WorktreeSettings:
+    """Agent branches' settings (worktree:)."""
+
     include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The three layers merged, checked and built: everything a command reads from the settings."""
+
     engine: str
     harness: str
     agents: dict[str, AgentSettings]
