@@ -84,6 +84,9 @@ def installed_aishell_run() -> str:
     deps = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     (Path(site) / "aishell-bench-deps.pth").write_text(deps + "\n")
+    for script in Path(sys.executable).parent.iterdir():  # ansible-playbook and the other dependencies' commands
+        if not (where / "venv" / "bin" / script.name).exists():
+            (where / "venv" / "bin" / script.name).symlink_to(script)
     (wheel,) = (where / "dist").glob("*.whl")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
                     "--no-index", str(wheel)], check=True, stdout=subprocess.DEVNULL)
