@@ -7,6 +7,7 @@ key is high, a certificate is medium, an `.npmrc` without a token is nothing).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -113,15 +114,26 @@ class NameRules:
         # Examples first (a `.env.example` is low, not a `.env`), then by severity; custom before built-in.
         ordered = [EXAMPLES, *sorted((*custom, *BUILTIN_RULES), key=lambda rule: RANK[rule.severity])]
         self._rules = {f"r{index}": rule for index, rule in enumerate(ordered)}
-        self._by_name = _alternatives({g: [p for p in r.patterns if _is_name(p)] for g, r in self._rules.items()})
-        self._by_path = _alternatives({g: [p for p in r.patterns if not _is_name(p)] for g, r in self._rules.items()})
         self._sniffers = {f"s{index}": rule.sniff for index, rule in enumerate(SNIFF_RULES)}
-        self._sniff_names = _alternatives({f"s{index}": list(rule.patterns) for index, rule in enumerate(SNIFF_RULES)})
         self.descriptions = {**DESCRIPTIONS, **{rule.id: rule.description or "a custom rule" for rule in custom}}
         # What a verdict remembered for a path depends on (the walk's memo keeps verdicts under it).
         rules = [[rule.id, rule.severity, list(rule.patterns)] for rule in ordered]
         sniffs = [list(rule.patterns) for rule in SNIFF_RULES]
         self.fingerprint = hashlib.sha256(json.dumps([SNIFF_VERSION, rules, sniffs]).encode()).hexdigest()[:16]
+
+    # The regexes are compiled when first used: a warm scan takes its verdicts from the walk's memo (under the
+    # fingerprint) and never asks, and compiling them costs a launch more than the rest of its scan.
+    @functools.cached_property
+    def _by_name(self) -> re.Pattern[str]:
+        return _alternatives({g: [p for p in r.patterns if _is_name(p)] for g, r in self._rules.items()})
+
+    @functools.cached_property
+    def _by_path(self) -> re.Pattern[str]:
+        return _alternatives({g: [p for p in r.patterns if not _is_name(p)] for g, r in self._rules.items()})
+
+    @functools.cached_property
+    def _sniff_names(self) -> re.Pattern[str]:
+        return _alternatives({f"s{index}": list(rule.patterns) for index, rule in enumerate(SNIFF_RULES)})
 
     def sniffs(self, relative: str) -> bool:
         """Whether the verdict on this path may depend on the file's first bytes."""
