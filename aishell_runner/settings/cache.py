@@ -55,10 +55,11 @@ def _key(project: Path, allow_risky_mounts: bool, environ: Mapping[str, str]) ->
     home = _home(environ)
     config_home = environ.get("XDG_CONFIG_HOME", "")
     xdg = (Path(config_home) if os.path.isabs(config_home) else home / ".config") / "aishell" / "config.yaml"
-    code = Path(__file__).parent
+    code = os.path.dirname(__file__)
     files = [SYSTEM_CONFIG, xdg, home / AISHELL_USER_CONFIG, project / PROJECT_CONFIG,
              install_root() / "roles" / "sandbox_image" / "defaults" / "main.yml",
-             *sorted(code.glob("*.py")), code.parent / "agents.py", code.parent / "image_defaults.py"]
+             *(os.path.join(code, name) for name in sorted(os.listdir(code)) if name.endswith(".py")),
+             os.path.join(code, "..", "agents.py"), os.path.join(code, "..", "image_defaults.py")]
     inputs = [FORMAT, __version__, str(project), allow_risky_mounts, [environ.get(name) for name in ENVIRONMENT],
               [(str(path), _stat(path)) for path in files]]
     return hashlib.sha256(repr(inputs).encode()).hexdigest()
