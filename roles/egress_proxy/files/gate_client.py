@@ -7,8 +7,10 @@ AISHELL_GATE_TOKEN, which COMMAND does not inherit); the gate checks it and conn
 session. The sandbox has no other way out: it runs with no network interface but its loopback.
 """
 
+# Not `socket`: its imports (enum, selectors) would double this forwarder's start, which every launch waits
+# for. The relay, forked off once the port is open, imports what it likes.
+import _socket
 import os
-import socket
 import sys
 
 PORT = 3128
@@ -19,12 +21,13 @@ def pipe(source, target):
     try:
         while data := source.recv(65536):
             target.sendall(data)
-        target.shutdown(socket.SHUT_WR)
+        target.shutdown(1)  # SHUT_WR
     except OSError:
         pass
 
 
 def relay(client, token):
+    import socket
     import threading
 
     gate = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -45,8 +48,10 @@ def relay(client, token):
 
 
 def serve(listener, token):
+    import socket
     import threading
 
+    listener = socket.socket(fileno=listener.detach())
     while True:
         client, _ = listener.accept()
         threading.Thread(target=relay, args=(client, token), daemon=True).start()
@@ -56,10 +61,17 @@ def main():
     if len(sys.argv) < 2:
         sys.exit("usage: gate_client.py COMMAND...")
     token = os.environ.pop("AISHELL_GATE_TOKEN", "").encode()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", PORT))
-    listener.listen(128)
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", PORT))
+        listener.listen(128)
+    except OSError as error:
+        # In use: a forwarder of this sandbox serves the port already (this one was started again inside).
+        if error.errno != 98:  # EADDRINUSE
+            print(f"aishell egress gate: cannot open 127.0.0.1:{PORT}: {error.strerror}", file=sys.stderr)
+        listener.close()
+        run(sys.argv[1:])
     if os.fork() == 0:
         os.setsid()  # out of the terminal's process group: Ctrl-C is the command's, not the relay's
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -70,10 +82,15 @@ def main():
         finally:
             os._exit(0)
     listener.close()
+    run(sys.argv[1:])
+
+
+def run(command):
+    """COMMAND in this process's place."""
     try:
-        os.execvp(sys.argv[1], sys.argv[1:])
+        os.execvp(command[0], command)
     except OSError as error:  # as a shell says it, with a shell's status
-        print(f"{sys.argv[1]}: {error.strerror}", file=sys.stderr)
+        print(f"{command[0]}: {error.strerror}", file=sys.stderr)
         sys.exit(127 if isinstance(error, FileNotFoundError) else 126)
 
 
