@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from .agents import REGISTRY as AGENT_REGISTRY
 from .background import in_background
 from .errors import AishellError
-from .paths import state_dir
+from .paths import install_root, state_dir
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -95,10 +95,13 @@ def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...])
 
 
 def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
-    """What the running proxy must match (its label); anything else makes the launch recreate it."""
+    """What the running proxy must match (its label); anything else makes the launch recreate it (and the role
+    puts the gate's forwarder, a file of its own, in the gate's directory again)."""
+    client = (install_root() / "roles" / "egress_proxy" / "files" / "gate_client.py").read_bytes()
     inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.broker],
               "config_dir": str(names.config_dir), "broker_dir": str(names.broker_dir),
-              "gate_dir": str(names.gate_dir), "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
+              "gate_dir": str(names.gate_dir), "gate_client": hashlib.sha256(client).hexdigest(),
+              "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 

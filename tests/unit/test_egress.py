@@ -206,3 +206,14 @@ def test_the_policy_marks_a_sessions_brokered_hosts_and_only_when_they_are_allow
     answers = subprocess.run(["perl", str(HELPER)], input=asked, capture_output=True, text=True, check=True,
                              env={"AISHELL_EGRESS_CLIENTS": str(names.clients)}).stdout.splitlines()
     assert answers == ["OK session=s1 broker=yes", "OK session=s1", "ERR session=s1"]
+
+
+def test_a_new_gate_forwarder_makes_the_proxy_anew_so_the_role_puts_it_in_place(names, tmp_path, monkeypatch):
+    client = tmp_path / "install" / "roles" / "egress_proxy" / "files" / "gate_client.py"
+    client.parent.mkdir(parents=True)
+    client.write_text("# one\n")
+    monkeypatch.setattr(egress, "install_root", lambda: tmp_path / "install")
+    before = egress.config_hash("inputs", names, {})
+    assert egress.config_hash("inputs", names, {}) == before
+    client.write_text("# two\n")
+    assert egress.config_hash("inputs", names, {}) != before
