@@ -31,7 +31,6 @@ and when its root is removed, moved or replaced.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
@@ -196,8 +195,11 @@ class RootGone(Broken):
 
 class Watcher:
     def __init__(self, root: str):
+        import ctypes  # here, in the watcher's own process: a scan that only asks it pays no ctypes import
+
         from .walk import SKIPPED_DIRS
 
+        self.ctypes = ctypes
         self.skipped_dirs = SKIPPED_DIRS
         self.root = root
         self.libc = ctypes.CDLL(None, use_errno=True)
@@ -215,7 +217,7 @@ class Watcher:
         self.identity = _identity(root)
         self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
-            raise Broken(f"inotify unavailable ({os.strerror(ctypes.get_errno())})")
+            raise Broken(f"inotify unavailable ({os.strerror(self.ctypes.get_errno())})")
         kind = _fs_type(root)
         if kind not in LOCAL_FS:
             raise Broken(f"a filesystem inotify may not see every change on (type {kind:#x})")
@@ -233,7 +235,7 @@ class Watcher:
             path = os.path.join(self.root, relative) if relative else self.root
             wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), MASK)
             if wd < 0:
-                error = ctypes.get_errno()
+                error = self.ctypes.get_errno()
                 if error in (errno.ENOENT, errno.ENOTDIR):
                     continue  # gone already: its parent's event says so
                 if error == errno.ENOSPC:
@@ -383,6 +385,8 @@ def _identity(root: str) -> tuple[int, int] | None:
 
 
 def _fs_type(path: str) -> int:
+    import ctypes
+
     buffer = ctypes.create_string_buffer(512)  # struct statfs; f_type is its first field, a long
     if ctypes.CDLL(None, use_errno=True).statfs(os.fsencode(path), buffer) != 0:
         return 0
