@@ -21,16 +21,18 @@ def with_git_status(root: str, findings: list[Finding]) -> list[Finding]:
     paths = sorted({finding.path for finding in findings})
     if not paths:
         return findings
-    inside = subprocess.run(["git", "-C", root, "rev-parse", "--is-inside-work-tree"], capture_output=True)
-    if inside.returncode != 0 or inside.stdout.strip() != b"true":
-        return findings
     # Which of the findings' paths git tracks: given as literal pathspecs (no glob or `:` magic), in batches
-    # that stay far below the argument limit; the ignored ones through stdin.
+    # that stay far below the argument limit. Outside a work tree ls-files fails, and nothing is said.
     batches = [_git(root, "--literal-pathspecs", "ls-files", "-z", "--", *map(os.fsencode, paths[start:start + 500]),
                     paths=[])
                for start in range(0, len(paths), 500)]
-    ignored = _git(root, "check-ignore", "-z", "--stdin", paths=paths)
-    if None in batches or ignored is None:
+    if None in batches:
         return findings
     tracked = set().union(*batches)
-    return [replace(f, tracked=f.path in tracked, ignored=f.path in ignored) for f in findings]
+    # Which of them the ignore rules match, through stdin. --no-index: check-ignore need not read the index
+    # again (on a large repository that read is most of its time); a tracked file is never ignored, as git
+    # itself has it.
+    ignored = _git(root, "check-ignore", "--no-index", "-z", "--stdin", paths=paths)
+    if ignored is None:
+        return findings
+    return [replace(f, tracked=f.path in tracked, ignored=f.path in ignored - tracked) for f in findings]
