@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import __version__, profiles
 from .agents import REGISTRY, sandbox_env
+from .background import in_background
 from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, env_options
 from .git_protection import protected_paths
@@ -183,31 +184,49 @@ def git_common_dir(project: Path) -> Path | None:
     return None if common.is_relative_to(project) else common
 
 
+@dataclass(frozen=True)
+class GitFacts:
+    """What git on the host says of a project: the shared git directory of a worktree, what git on the host runs
+    or obeys by itself (git_protection.py), and the user's identity for commits made inside."""
+
+    common: Path | None
+    protected: list[Path]
+    identity: dict[str, str]
+
+
+def git_facts(project: Path) -> GitFacts:
+    """GitFacts of `project`; a launch asks for them beside its scan (each is a git process to wait for)."""
+    identity = in_background(git_identity_env, project)
+    common = git_common_dir(project)
+    return GitFacts(common, protected_paths(project, common), identity())
+
+
 def make_plan(*, engine: Engine, image: str, project: Path, harness: str, command: list[str] | None,
               settings_mounts, settings_env, resources: dict[str, object], interactive: bool,
               ports: tuple[str, ...] = (), pre_start: tuple[str, ...] = (), hidden: tuple[Path, ...] = (),
               empty_file: Path | None = None, security=None, network: dict[str, object] | None = None,
               autonomous: bool = True, environ: dict[str, str] | None = None,
-              credential_names: tuple[str, ...] = ()) -> LaunchPlan:
+              credential_names: tuple[str, ...] = (), git: GitFacts | None = None) -> LaunchPlan:
     """Build the plan. `settings_mounts`/`settings_env`/`security` are the settings' own objects; `autonomous`
     puts the agent in its no-approval mode (agents.py); `credential_names` are the variables the settings
-    declare as credentials (passed in when the host has them, as placeholders behind the broker)."""
+    declare as credentials (passed in when the host has them, as placeholders behind the broker); `git` is
+    git_facts(project), asked for here when not given."""
     environ = dict(os.environ if environ is None else environ)
     account = pwd.getpwuid(os.getuid())
     home = Path(account.pw_dir)
     resources = {**host_default_resources(), **{k: v for k, v in resources.items() if v is not None}}
+    git = git or git_facts(project)
     mounts = [PlannedMount(str(project), str(project), False)]
-    common = git_common_dir(project)
-    if common:
-        mounts.append(PlannedMount(str(common), str(common), False))
+    if git.common:
+        mounts.append(PlannedMount(str(git.common), str(git.common), False))
     # Over those: what git on the host would run or obey by itself (git_protection.py).
-    mounts += [PlannedMount(str(path), str(path), True) for path in protected_paths(project, common)]
+    mounts += [PlannedMount(str(path), str(path), True) for path in git.protected]
     # The agent's sandbox profile, never the host's own configuration of it, and its policy (profiles.py).
     mounts += [PlannedMount(str(source), str(target), readonly)
                for source, target, readonly in profiles.mounts(harness, home, autonomous, project)]
     mounts += [PlannedMount(str(m.source), str(m.target), m.readonly) for m in settings_mounts]
 
-    literal = {**git_identity_env(project), **sandbox_env(REGISTRY[harness], str(home), autonomous)}
+    literal = {**git.identity, **sandbox_env(REGISTRY[harness], str(home), autonomous)}
     not_secret = {*TERMINAL_ENV, *literal, "HOME"}
     literal.update({var.name: var.value for var in settings_env if var.value is not None})
     passed = [name for name in TERMINAL_ENV + list(REGISTRY[harness].credentials) if name in environ]

@@ -24,7 +24,7 @@ from ..engines import choose_engine, engine_answers, runtimes, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
 from ..paths import state_dir
-from ..plan import LaunchPlan, make_plan, session_name
+from ..plan import LaunchPlan, git_facts, make_plan, session_name
 from ..project import find_project
 from ..scan.exclude import excluded_paths
 from ..scan.policy import ScanRoot, review
@@ -200,6 +200,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         # The sandbox works in the branch's worktree; the settings and images stay the project's (the
         # worktree's own .aishell/ is the agent's to write).
         project = _branch_worktree(args, project, settings, ui)
+    git = in_background(git_facts, project)  # its git processes run beside the scan
     hidden = excluded_paths(project, settings.exclude)
     if ui is not None:
         roots = [ScanRoot(project, project)]
@@ -224,6 +225,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
         empty_file=state_dir() / "empty",
         autonomous=autonomous,
         credential_names=tuple(credential.variable for credential in settings.credentials),
+        git=git(),
     )
     if ui is not None and args.command_argv is None and harness != "shell":  # a launch, not `plan`
         _require_a_credential(harness, plan)
