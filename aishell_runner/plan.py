@@ -176,6 +176,9 @@ def git_identity_env(project: Path) -> dict[str, str]:
 
 def git_common_dir(project: Path) -> Path | None:
     """For a git worktree, the shared .git directory that lives outside the project."""
+    if ((project / ".git").is_dir() and not (project / ".git" / "commondir").exists()
+            and not {"GIT_DIR", "GIT_COMMON_DIR"} & os.environ.keys()):
+        return None  # a repository's own .git, as git would find it (one git process fewer at every launch)
     run = subprocess.run(["git", "-C", str(project), "rev-parse", "--path-format=absolute", "--git-common-dir"],
                          capture_output=True, text=True)
     if run.returncode != 0:

@@ -62,6 +62,20 @@ def test_a_worktree_protects_the_shared_git_directory_and_each_worktrees_config(
     assert main / ".git" / "worktrees" / "agent" / "config.worktree" in found
 
 
+def test_the_common_directory_is_gits_own_answer_with_or_without_asking_git(tmp_path, monkeypatch):
+    main = repository(tmp_path / "main")
+    assert git_common_dir(main) is None  # its own .git: answered without a git process
+    git("worktree", "add", "-q", "-b", "agent", str(tmp_path / "agent"), cwd=main)
+    assert git_common_dir(tmp_path / "agent") == main / ".git"  # a .git file: git is asked
+    elsewhere = repository(tmp_path / "elsewhere")
+    (main / ".git" / "commondir").write_text(f"{elsewhere / '.git'}\n")  # git obeys it: so asked again
+    assert git_common_dir(main) == elsewhere / ".git"
+    (main / ".git" / "commondir").unlink()
+    monkeypatch.setenv("GIT_DIR", str(elsewhere / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(elsewhere))
+    assert git_common_dir(main) == elsewhere / ".git"  # under GIT_DIR git is asked, and its answer is taken
+
+
 def test_submodules_hooks_and_config_are_protected(tmp_path):
     library = repository(tmp_path / "library")
     project = repository(tmp_path / "project")
