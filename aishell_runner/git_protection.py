@@ -15,6 +15,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from .background import in_background
+
 CONFIG_FILES = ("config", "config.worktree")
 
 
@@ -44,6 +46,8 @@ def protected_paths(project: Path, common: Path | None) -> list[Path]:
         hooks = git_dir / "hooks"
         hooks.mkdir(mode=0o755, exist_ok=True)
         paths.append(hooks)
+        # What `config` includes, asked beside whether it turns worktree configuration on (two git processes).
+        includes = in_background(included_files, git_dir / "config")
         configs = [git_dir / name for name in CONFIG_FILES]
         worktrees = git_dir / "worktrees"
         if worktrees.is_dir():
@@ -55,9 +59,10 @@ def protected_paths(project: Path, common: Path | None) -> list[Path]:
             for owner in owners:
                 (owner / "config.worktree").touch(mode=0o644, exist_ok=True)
                 configs.append(owner / "config.worktree")
+        included = includes()
         for config in configs:
             if config.is_file():
-                paths += [config, *included_files(config)]
+                paths += [config, *(included if config == git_dir / "config" else included_files(config))]
     # An included file outside what the sandbox mounts is out of its reach already; mounting it would
     # bring it in.
     reachable = [root for root in (project, common) if root is not None]
