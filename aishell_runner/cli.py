@@ -7,7 +7,7 @@ import sys
 import time
 
 from . import __version__
-from .commands import modules_for
+from .commands import modules_for, named_command
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, AishellError
 from .paths import state_dir
 from .ui import UI
@@ -51,6 +51,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aishell-run {__version__}")
     _add_output_flags(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.only = named_command(argv or [])  # commands.wanted: the other commands' parsers are not built
     for command in modules_for(argv or []):
         command.register(subparsers)
         if hasattr(command, "NAME"):  # one command per module; modules with several set their own handlers

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
 from ..background import in_background
+from ..commands import wanted
 from ..engines import choose_engine, engine_answers, runtimes, unavailable
 from ..engines.base import Engine
 from ..errors import EXIT_FAILURE, EXIT_USAGE, AishellError
@@ -38,6 +39,8 @@ ENGINE_FAILED = 125
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     for agent, spec in REGISTRY.items():
+        if not wanted(subparsers, agent):
+            continue
         what = spec.title
         parser = subparsers.add_parser(
             agent,
@@ -49,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _common(parser)
         _scan_options(parser)
         parser.set_defaults(harness=agent, command_argv=None, interactive=True, handler=run)
+    if wanted(subparsers, "exec"):
+        _register_exec(subparsers)
+    if wanted(subparsers, "plan"):
+        _register_plan(subparsers)
+
+
+def _register_exec(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "exec",
         help="run one command in a sandbox, non-interactively; its exit status is returned",
@@ -61,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _scan_options(parser)
     parser.add_argument("command_argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command to run")
     parser.set_defaults(harness=None, interactive=False, handler=run)
+
+
+def _register_plan(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="print exactly what a launch would run, without running it",
