@@ -15,7 +15,7 @@ import pwd
 import re
 import secrets
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import __version__, profiles
@@ -92,8 +92,9 @@ class LaunchPlan:
         """What the sandbox_launch role renders the launch spec from: the plan without secret values, without
         the command (each session gives its own: session.py) and without the allowlist (handed to the proxy
         per session, egress.register, so editing it needs no cold launch)."""
-        data = asdict(self)
-        del data["command"], data["literal_env"]
+        # Field by field, not asdict(): that deep-copies every value, a cost every launch paid for nothing.
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("command", "literal_env")}
+        data["mounts"] = [{f.name: getattr(m, f.name) for f in fields(m)} for m in self.mounts]
         data["network"] = {k: v for k, v in self.network.items() if k != "allow"}
         return data
 
