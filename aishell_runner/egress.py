@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .agents import REGISTRY as AGENT_REGISTRY
-from .background import in_background
 from .errors import AishellError
 from .paths import install_root, state_dir
 
@@ -134,14 +133,14 @@ def proxy_env(token: str) -> dict[str, str]:
 
 def proxy_running(engine: Engine, names: Names, wanted_hash: str) -> bool:
     """Whether the proxy and the broker run with the wanted configuration, the proxy on its outbound network,
-    and the gate's socket is there.
+    and the gate's socket is there: one question to the engine (engine.inspect).
 
-    Two questions side by side (engine.inspect): the containers' state, and whether the network still exists.
-    A running proxy can be left without it (removed or disconnected from outside): then it reaches nothing.
+    A running proxy can be taken off its network from outside (disconnected): then it reaches nothing, and its
+    own document says so. The network itself cannot go while the proxy runs on it: Docker and Podman refuse to
+    remove a network a running container is on (Podman's --force removes the container with it).
     """
-    network = in_background(engine.inspect, "network", names.outbound)
     containers = engine.inspect("container", names.proxy, names.broker)
-    if containers is None or network() is None or not (names.gate_dir / "gate.sock").exists():
+    if containers is None or not (names.gate_dir / "gate.sock").exists():
         return False
     for container in containers:
         labels = (container.get("Config") or {}).get("Labels") or {}
