@@ -6,7 +6,7 @@ see roles/egress_proxy), which relays a request only when the host name is on
 that session's allowlist. The sandbox reaches squid through the gate: a Unix
 socket in the gate's directory, which the sandbox mounts read-only, served by
 the broker's process in squid's network namespace (roles/sandbox_image/files/
-egress/gate.py); a forwarder inside (gate_client.py) makes it 127.0.0.1:3128.
+egress/gate.py); a forwarder inside (gate_client.pl) makes it 127.0.0.1:3128.
 The proxy is one per engine and user, started by the launch playbook and
 reused by every session.
 
@@ -39,9 +39,11 @@ if TYPE_CHECKING:
     from .engines.base import Engine
 
 PORT = 3128
-# Where the sandbox finds the gate's directory (its socket and gate_client.py), and the token's variable.
+# Where the sandbox finds the gate's directory (its socket and the forwarder), and the token's variable.
 GATE_MOUNT = "/run/aishell-gate"
-GATE_CLIENT = ["python3", "-I", "-S", f"{GATE_MOUNT}/gate_client.py"]
+# The forwarder inside: opens 127.0.0.1:3128, starts its relay (gate_relay.py) and runs the command in its place.
+GATE_CLIENT = ["perl", f"{GATE_MOUNT}/gate_client.pl"]
+GATE_FILES = ("gate_client.pl", "gate_relay.py")  # roles/egress_proxy/files/, put in the gate's directory
 TOKEN_VARIABLE = "AISHELL_GATE_TOKEN"
 # The sessions' addresses: 127.64.0.0/10, loopback addresses in squid's network namespace (all of 127.0.0.0/8 is
 # local there), 4 million of them.
@@ -95,11 +97,12 @@ def allowlist(harness: str, allow: tuple[str, ...], registries: tuple[str, ...])
 
 def config_hash(image_inputs: str, names: Names, internal_hosts: dict[str, str]) -> str:
     """What the running proxy must match (its label); anything else makes the launch recreate it (and the role
-    puts the gate's forwarder, a file of its own, in the gate's directory again)."""
-    client = (install_root() / "roles" / "egress_proxy" / "files" / "gate_client.py").read_bytes()
+    puts the gate's forwarder, files of its own, in the gate's directory again)."""
+    files = install_root() / "roles" / "egress_proxy" / "files"
+    forwarder = [hashlib.sha256((files / name).read_bytes()).hexdigest() for name in GATE_FILES]
     inputs = {"image": image_inputs, "names": [names.proxy, names.outbound, names.broker],
               "config_dir": str(names.config_dir), "broker_dir": str(names.broker_dir),
-              "gate_dir": str(names.gate_dir), "gate_client": hashlib.sha256(client).hexdigest(),
+              "gate_dir": str(names.gate_dir), "forwarder": forwarder,
               "internal_hosts": internal_hosts, "layout": NETWORK_LAYOUT}
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

@@ -71,12 +71,16 @@ def installed_aishell_run() -> str:
     install (`make`'s .venv) adds an import hook that every start pays (about 10 ms). The wheel goes into a
     virtual environment of its own, which takes its dependencies from this one's site-packages (a .pth line:
     the editable install's own .pth there is not read)."""
+    import shutil
     import sys
     import tempfile
 
     where = Path(tempfile.mkdtemp(prefix="aishell-bench-wheel-"))
+    # Built from a copy: setuptools leaves build/ in the tree it builds, and takes stale files from it next time.
+    shutil.copytree(REPO, where / "src", ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".cache", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(where / "dist"), str(REPO)], check=True, stdout=subprocess.DEVNULL)
+                    "--wheel-dir", str(where / "dist"), str(where / "src")], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], check=True)
     python = where / "venv" / "bin" / "python"
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

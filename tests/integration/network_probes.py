@@ -109,7 +109,7 @@ results = {
     "write_resolv_conf": timed(lambda: write("/etc/resolv.conf")),
     "raw_socket": timed(raw_socket),
     "forged_token": timed(forged_token),
-    "write_gate": timed(lambda: write("/run/aishell-gate/gate_client.py")),
+    "write_gate": timed(lambda: write("/run/aishell-gate/gate_client.pl")),
     "token_inherited": "AISHELL_GATE_TOKEN" in os.environ,
     "proxy_config_visible": timed(lambda: os.path.exists("/etc/aishell-egress")),
     "allowed_without_proxy": timed(lambda: fetch(f"http://allowed.test:{port}/", proxy=None)),

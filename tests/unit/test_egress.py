@@ -149,7 +149,9 @@ def test_a_connection_through_the_gate_reaches_squid_from_the_sessions_own_addre
 def test_the_gates_mount_point_is_the_one_the_launch_spec_mounts(tmp_path):
     argv = launch_options(network_plan(tmp_path, Docker()))
     assert f"{tmp_path / 'gate'}:{egress.GATE_MOUNT}:ro" in argv
-    assert egress.GATE_CLIENT[-1] == f"{egress.GATE_MOUNT}/gate_client.py"
+    assert egress.GATE_CLIENT[-1] == f"{egress.GATE_MOUNT}/gate_client.pl"
+    for name in egress.GATE_FILES:  # what the role puts in the gate's directory
+        assert (ROOT / "roles" / "egress_proxy" / "files" / name).is_file()
     assert GATE.SOCKET.parent == Path(egress.GATE_MOUNT)
 
 
@@ -209,11 +211,14 @@ def test_the_policy_marks_a_sessions_brokered_hosts_and_only_when_they_are_allow
 
 
 def test_a_new_gate_forwarder_makes_the_proxy_anew_so_the_role_puts_it_in_place(names, tmp_path, monkeypatch):
-    client = tmp_path / "install" / "roles" / "egress_proxy" / "files" / "gate_client.py"
-    client.parent.mkdir(parents=True)
-    client.write_text("# one\n")
+    files = tmp_path / "install" / "roles" / "egress_proxy" / "files"
+    files.mkdir(parents=True)
+    for name in egress.GATE_FILES:
+        (files / name).write_text("# one\n")
     monkeypatch.setattr(egress, "install_root", lambda: tmp_path / "install")
     before = egress.config_hash("inputs", names, {})
     assert egress.config_hash("inputs", names, {}) == before
-    client.write_text("# two\n")
-    assert egress.config_hash("inputs", names, {}) != before
+    for name in egress.GATE_FILES:
+        (files / name).write_text("# two\n")
+        assert egress.config_hash("inputs", names, {}) != before
+        before = egress.config_hash("inputs", names, {})

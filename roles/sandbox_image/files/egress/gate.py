@@ -1,8 +1,8 @@
 """aishell egress gate: a mitmproxy addon that lets sandboxes with no network reach squid through a Unix socket.
 
 An allowlist sandbox runs with `--network none`: no interface but its own loopback. It mounts the gate's
-directory, and a small forwarder inside (gate_client.py) relays each connection to 127.0.0.1:3128 over
-gate.sock, after one line: the session's token. aishell-run writes each session's registration to
+directory, and a small forwarder inside (gate_client.pl, gate_relay.py) relays each connection to
+127.0.0.1:3128 over gate.sock, after one line: the session's token. aishell-run writes each session's registration to
 /etc/aishell-egress/clients/<ADDRESS> (egress.register) with the line `gate=SHA256(TOKEN)`; the token is
 "ADDRESS/SECRET", so the gate finds the file without a search. A token whose file does not name its digest
 is refused (the connection is closed).
