@@ -6,8 +6,10 @@ import asyncio
 import hashlib
 import importlib.util
 import ipaddress
+import os
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -222,3 +224,43 @@ def test_a_new_gate_forwarder_makes_the_proxy_anew_so_the_role_puts_it_in_place(
         (files / name).write_text("# two\n")
         assert egress.config_hash("inputs", names, {}) != before
         before = egress.config_hash("inputs", names, {})
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("perl") is None,
+                    reason="namespaces of its own (unshare) need root; CI runs as root")
+def test_the_forwarder_opens_the_port_before_the_command_and_relays_with_the_token(tmp_path):
+    """gate_client.pl and gate_relay.py as a sandbox runs them, in network and PID namespaces of their own
+    (loopback only, as `--network none` gives), beside a stand-in for the gate on a Unix socket: the command's first
+    connection, made at once, arrives with the token first; the command keeps its exit status and never sees
+    the token."""
+    files = ROOT / "roles" / "egress_proxy" / "files"
+    for name in egress.GATE_FILES:
+        shutil.copy(files / name, tmp_path / name)
+    received: list[bytes] = []
+
+    def stand_in(server):
+        connection, _ = server.accept()
+        with connection:
+            data = b""
+            while b"GET" not in data:
+                data += connection.recv(100)
+            received.append(data)
+            connection.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+
+    import socket as sockets
+
+    with sockets.socket(sockets.AF_UNIX) as server:
+        server.bind(str(tmp_path / "gate.sock"))
+        server.listen()
+        threading.Thread(target=stand_in, args=(server,), daemon=True).start()
+        command = ("import os, socket; s = socket.create_connection(('127.0.0.1', 3128), timeout=10); "
+                   "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(100).split()[1].decode(), "
+                   "os.environ.get('AISHELL_GATE_TOKEN')); raise SystemExit(7)")
+        # A PID namespace too: as in a sandbox, the relay ends with the command (the namespace's first process).
+        run = subprocess.run(["unshare", "--net", "--pid", "--fork", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                              *egress.GATE_CLIENT[:1], str(tmp_path / "gate_client.pl"), sys.executable, "-c",
+                              command], env={**os.environ, egress.TOKEN_VARIABLE: "127.64.0.9/secret"},
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 7, run.stderr
+    assert run.stdout.split() == ["200", "None"]
+    assert received == [b"127.64.0.9/secret\nGET / HTTP/1.0\r\n\r\n"]
