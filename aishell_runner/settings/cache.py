@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..paths import cache_dir, install_root
-from .files import AISHELL_USER_CONFIG, DEFAULT_DOCKERFILE, PROJECT_CONFIG, SYSTEM_CONFIG, _home
+from .files import DEFAULT_DOCKERFILE, PROJECT_CONFIG, SYSTEM_CONFIG, _home, user_file_candidates
 from .model import Settings
 
 FORMAT = 1
@@ -52,11 +52,8 @@ def _leads_to(path: Path | str) -> str | None:
 
 
 def _key(project: Path, allow_risky_mounts: bool, environ: Mapping[str, str]) -> str:
-    home = _home(environ)
-    config_home = environ.get("XDG_CONFIG_HOME", "")
-    xdg = (Path(config_home) if os.path.isabs(config_home) else home / ".config") / "aishell" / "config.yaml"
     code = os.path.dirname(__file__)
-    files = [SYSTEM_CONFIG, xdg, home / AISHELL_USER_CONFIG, project / PROJECT_CONFIG,
+    files = [SYSTEM_CONFIG, *user_file_candidates(environ), project / PROJECT_CONFIG,
              install_root() / "roles" / "sandbox_image" / "defaults" / "main.yml",
              *(os.path.join(code, name) for name in sorted(os.listdir(code)) if name.endswith(".py")),
              os.path.join(code, "..", "agents.py"), os.path.join(code, "..", "image_defaults.py")]

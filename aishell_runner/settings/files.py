@@ -19,13 +19,17 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def default_user_file(environ: Mapping[str, str]) -> Path:
-    """The XDG file, or aishell's ~/.aishell/config.yaml when only that one exists."""
+def user_file_candidates(environ: Mapping[str, str]) -> tuple[Path, Path]:
+    """The user layer's two places: the XDG file, and aishell's ~/.aishell/config.yaml."""
     # The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
     config_home = environ.get("XDG_CONFIG_HOME", "")
     base = Path(config_home) if os.path.isabs(config_home) else _home(environ) / ".config"
-    xdg = base / "aishell" / "config.yaml"
-    aishell = _home(environ) / AISHELL_USER_CONFIG
+    return base / "aishell" / "config.yaml", _home(environ) / AISHELL_USER_CONFIG
+
+
+def default_user_file(environ: Mapping[str, str]) -> Path:
+    """The XDG file, or aishell's ~/.aishell/config.yaml when only that one exists."""
+    xdg, aishell = user_file_candidates(environ)
     return aishell if not _exists(xdg) and _exists(aishell) else xdg
 
 
