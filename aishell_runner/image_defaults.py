@@ -6,13 +6,14 @@ images.py builds on it; settings' locks get the default agent versions from it t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from .cache_files import save_json
 from .errors import AishellError
 from .paths import cache_dir, install_root
 
@@ -39,13 +40,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml  # here: only when the file changed
 
     data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        draft = kept.with_name(f".{kept.name}.{os.getpid()}")
-        draft.write_text(json.dumps(data))
-        os.replace(draft, kept)
-    except (OSError, TypeError, ValueError):  # not kept (or not JSON's): parsed again next time
-        pass
+    with contextlib.suppress(TypeError, ValueError):  # not JSON's: parsed again next time
+        save_json(kept, data)
     return data
 
 

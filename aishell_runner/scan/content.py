@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..cache_files import save_json
 from . import walk
 from .findings import Finding, ScanResult, Skipped
 from .walk import File
@@ -224,12 +225,7 @@ class _Cache:
         data = {"version": CACHE_VERSION, "started": self.started, "files": self.kept,
                 "results": {d: r for d, r in self.results.items() if d in live}, "watch": self.watch,
                 "linked": sorted(self.linked)}
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False) as handle:
-                # ASCII JSON: a name that is not valid UTF-8 holds lone surrogates, which only \u escapes can carry.
-                handle.write(json.dumps(data, separators=(",", ":")))
-            os.replace(handle.name, self.path)
+        save_json(self.path, data)
 
 
 def _read_cache(path: Path) -> tuple[dict[str, str], dict[str, list[Hit] | None], int, list | None, set[str]]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .. import paths
+from ..cache_files import save_json
 from . import watch as watching
 from .globs import compile_globs
 from .walk import Tree, tree_cache, walk
@@ -75,8 +75,4 @@ def _load(path: Path, root: str, patterns: tuple[str, ...] | list[str]) -> dict 
 
 
 def _save(path: Path, data: dict) -> None:
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
-            handle.write(json.dumps(data, separators=(",", ":")))
-        os.replace(handle.name, path)
+    save_json(path, data)

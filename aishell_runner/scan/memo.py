@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from ..cache_files import save_json
 from .findings import Finding, Skipped
 from .walk import stat_key, symlink_problem, tree_cache
 
@@ -25,8 +25,8 @@ VERSION = 1
 
 
 def memo_path(cache_dir: Path, root: str, content: bool) -> Path:
-    return tree_cache(cache_dir, root).with_name(
-        tree_cache(cache_dir, root).name.replace(".tree.json", ".content.json" if content else ".names.json"))
+    tree = tree_cache(cache_dir, root)
+    return tree.with_name(tree.name.replace(".tree.json", ".content.json" if content else ".names.json"))
 
 
 def load(path: Path, root: str, rules: str, content: bool) -> dict | None:
@@ -75,8 +75,4 @@ def save(path: Path, *, root: str, token: list, rules: str, content: bool, findi
             "findings": [[f.path, f.severity, f.rule, f.source, f.line, f.preview, f.secret_hash] for f in findings],
             "skipped": [[s.path, s.reason] for s in skipped if s.path not in links_set],
             "links": links, "files": files, "binary": binary, "scanner": scanner, "linked": linked}
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
-            handle.write(json.dumps(memo, separators=(",", ":")))
-        os.replace(handle.name, path)
+    save_json(path, memo)

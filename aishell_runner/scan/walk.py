@@ -29,11 +29,12 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+from ..cache_files import save_json
 
 if TYPE_CHECKING:
     from .watch import Journal
@@ -122,11 +123,7 @@ class Tree:
         data = {"version": CACHE_VERSION, "root": self.root, "started": self.started, "memo": self.memo,
                 "watch": self.watch,
                 "listings": {relative: listing.to_json() for relative, listing in self.listings.items()}}
-        with contextlib.suppress(OSError):
-            self.cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with tempfile.NamedTemporaryFile("w", dir=self.cache.parent, delete=False) as handle:
-                handle.write(json.dumps(data, separators=(",", ":")))  # ASCII: lone surrogates as \u escapes
-            os.replace(handle.name, self.cache)
+        save_json(self.cache, data)
         self.dirty = False
 
     def remember(self, key: str, value: object) -> None:

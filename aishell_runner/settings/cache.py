@@ -20,13 +20,14 @@ Settings that fail to build are never kept: their error shows at every launch.
 from __future__ import annotations
 
 import _pickle as pickle  # pickle's C implementation, without the pure-Python module's imports
+import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .. import __version__
+from ..cache_files import save
 from ..paths import cache_dir, install_root
 from .files import DEFAULT_DOCKERFILE, PROJECT_CONFIG, SYSTEM_CONFIG, _home, user_file_candidates
 from .model import Settings
@@ -97,12 +98,5 @@ def _read(entry: Path) -> object:
 
 
 def _write(entry: Path, value: dict) -> None:
-    draft = None
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.NamedTemporaryFile("wb", dir=entry.parent, prefix=".new-", delete=False) as draft:
-            pickle.dump(value, draft, protocol=5)
-        os.replace(draft.name, entry)  # NamedTemporaryFile made it 0600
-    except (OSError, pickle.PicklingError):  # no cache this time: the next launch builds again
-        if draft is not None:
-            Path(draft.name).unlink(missing_ok=True)
+    with contextlib.suppress(pickle.PicklingError):  # not kept: the next launch builds again
+        save(entry, pickle.dumps(value, protocol=5))
