@@ -56,7 +56,7 @@ def scan_tree(root: Path | str, *, rules: NameRules | None = None, allow: Iterab
     kept = [f for f in findings
             if f.fingerprint not in fingerprints and not (allowed_paths and allowed_paths.match(display(f.path)))]
     result.allowlisted = len(findings) - len(kept)
-    result.findings = with_git_status(root, kept)
+    result.findings = with_git_status(root, kept, cache_dir)
     result.sort()
     return result
 

@@ -4,6 +4,7 @@ the allowlist, and git's view of each finding. Real files in a temporary tree; c
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -319,3 +320,31 @@ def test_git_status_in_a_repository_without_findings(repo: Path) -> None:
     make_tree(clean, {"README.md": "x"})
     result = scan_tree(clean, content=False)
     assert result.findings == [] and result.files == 1
+
+
+def test_git_status_follows_the_index_and_reads_it_only_when_it_changed(repo: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real git, behind a wrapper that notes each command it is asked.
+    calls, wrapper = tmp_path / "git-calls", tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {shutil.which("git")} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+    cache = tmp_path / "cache"
+
+    def status() -> tuple[dict[str, tuple[bool | None, bool | None]], int]:
+        calls.write_text("")
+        findings = scan_tree(repo, content=False, cache_dir=cache).findings
+        return ({f.path: (f.tracked, f.ignored) for f in findings},
+                sum("ls-files" in line for line in calls.read_text().splitlines()))
+
+    first, asked = status()
+    assert first["id_ed25519"] == (False, False) and asked == 1
+    assert status() == (first, 0)  # the same index: its answer is remembered
+    git(repo, "add", "id_ed25519")
+    assert status() == ({**first, "id_ed25519": (True, False)}, 1)
+    git(repo, "rm", "-q", "--cached", "id_ed25519")
+    assert status() == (first, 1)
+    (repo / "deploy.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\n")  # another finding: other paths to ask
+    changed, asked = status()
+    assert changed["deploy.pem"] == (False, False) and asked == 1
