@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import platforms
 from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
-from . import docker_api
+from . import unix_http
 from .base import Engine
 from .docker import Docker
 from .podman import Podman
@@ -87,6 +87,6 @@ def _local_docker_socket() -> str | None:
 def _pings(path: str) -> bool:
     """Docker's /_ping over its socket: the answer `docker info` would give, without starting a client (~20 ms)."""
     try:
-        return docker_api.get(path, "/_ping", timeout=5)[0] == 200
+        return unix_http.get(path, "/_ping", timeout=5)[0] == 200
     except (OSError, ValueError):
         return False

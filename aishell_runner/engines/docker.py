@@ -19,19 +19,7 @@ DAEMON_JSON = Path("/etc/docker/daemon.json")
 class Docker(Engine):
     name = "docker"
 
-    def inspect(self, kind: str, *names: str) -> list[dict] | None:
-        found = self._from_socket(kind, names)
-        if found is None:
-            return super().inspect(kind, *names)
-        return [found[name] for name in names] if len(found) == len(names) else None
-
-    def image_labels(self, *images: str) -> dict[str, dict[str, str]]:
-        found = self._from_socket("image", images)
-        if found is None:
-            return super().image_labels(*images)
-        return {name: (document.get("Config") or {}).get("Labels") or {} for name, document in found.items()}
-
-    def _from_socket(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
+    def from_service(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
         """The documents the daemon has, asked over its socket (docker_api.py); None where the client must be
         asked instead: another daemon chosen (DOCKER_HOST, a context), or no answer to read."""
         from . import _local_docker_socket  # here: the package imports this module

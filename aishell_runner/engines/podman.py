@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import AishellError
-from .base import Engine, env_options
+from . import podman_api
+from .base import ENGINE_TIMEOUT, Engine, env_options
 
 # Where `bootstrap --gvisor` puts the runsc that the engines run (roles/container_runtime/vars/main.yml).
 GVISOR_WRAPPER = "/usr/local/lib/aishell/runsc"
@@ -36,6 +37,22 @@ class Podman(Engine):
 
     def __init__(self) -> None:
         self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_env created for it
+
+    def from_service(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
+        """The documents asked of our own Podman service (podman_api.py), started here when none answers for
+        this configuration (the client answers this call); None where the client must be asked."""
+        path = podman_api.socket_path()
+        if path is None:
+            return None
+        try:
+            return podman_api.inspect(path, kind, names, ENGINE_TIMEOUT)
+        except TimeoutError:
+            raise self._hung(["podman", kind, "inspect", *names], ENGINE_TIMEOUT) from None
+        except (FileNotFoundError, ConnectionRefusedError):
+            podman_api.start(path)  # for the launches after this one
+        except (OSError, ValueError):
+            pass  # an answer we cannot read: the client's is the one we know
+        return None
 
     def keeps_user_id(self) -> bool:
         # keep-id maps the user to the same UID/GID inside and writes its passwd entry, so files created
@@ -75,15 +92,7 @@ class Podman(Engine):
     def runtime_config_paths(self) -> list[Path] | None:
         if os.environ.get("CONTAINER_HOST") or os.environ.get("CONTAINER_CONNECTION"):
             return None  # a remote Podman (macOS's Lima VM): its files are not here
-        # containers.conf(5): the package's file, the system's, the user's, each with its drop-ins.
-        config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "containers"
-        files = [Path(os.environ["CONTAINERS_CONF"])] if os.environ.get("CONTAINERS_CONF") else []
-        for base in (Path("/usr/share/containers"), Path("/etc/containers"), config):
-            drop_ins = base / "containers.conf.d"
-            files += [base / "containers.conf", drop_ins]
-            if drop_ins.is_dir():
-                files += sorted(drop_ins.glob("*.conf"))
-        return files
+        return [Path(path) for path in podman_api.containers_conf_files()]
 
     def pass_env(self, names: list[str], secret_names: list[str], session: str,
                  env: Mapping[str, str]) -> tuple[list[str], list[str]]:
