@@ -100,3 +100,33 @@ def test_runsc_asked_of_rootless_podman_ends_with_one_message_and_starts_nothing
     assert check.returncode == 1, check.stdout + check.stderr
     [row] = [f for f in json.loads(check.stdout) if f["what"] == "podman gVisor (runsc)"]
     assert row["ok"] is False and "rootless Podman cannot run sandboxes under runsc" in row["detail"], row
+
+
+def test_a_warm_launch_asks_our_podman_service_not_the_client(project):
+    """The first launch finds no Podman service for its configuration, starts one (engines/podman_api.py) and asks
+    the client; the next launch's questions go to the service: the client is started only for the session's `run`.
+    A `podman` on PATH that logs its calls and runs the real one tells (its path is part of the configuration, so
+    the service is this test's own)."""
+    bin_dir, log = f"{project}.bin", f"{project}.calls"
+    wrapper = f'#!/bin/sh\necho "$*" >> {log}\nexec /usr/bin/podman "$@"\n'
+    checked(as_user(f"mkdir -p {bin_dir} && printf %s {shlex.quote(wrapper)} > {bin_dir}/podman && "
+                    f"chmod +x {bin_dir}/podman"), "making the logging podman")
+    env = f"PATH={bin_dir}:$PATH"
+    service = ""
+    try:
+        checked(aishell(project, "exec", "--", "true", env=env), "the first launch")
+        calls = as_user(f"cat {log}").stdout.splitlines()
+        [start] = [call for call in calls if call.startswith("system service --time=")]
+        service = start.rpartition("unix://")[2]
+        deadline = time.monotonic() + 60
+        while as_user(f"test -S {service}").returncode and time.monotonic() < deadline:
+            time.sleep(0.2)
+        checked(as_user(f": > {log}"), "emptying the log")
+        run = aishell(project, "exec", "--", "echo", "warm", env=env)
+        assert run.returncode == 0 and run.stdout.split() == ["warm"], run.stdout + run.stderr
+        calls = as_user(f"cat {log}").stdout.splitlines()
+        assert [call.split()[0] for call in calls] == ["run"], calls
+    finally:
+        if service:  # this test's service, by the socket only it listens on
+            as_user(f"for pid in $(pgrep -u $(id -u) -f 'unix://{service}$'); do kill $pid; done")
+        as_user(f"rm -rf {bin_dir} {log}")
