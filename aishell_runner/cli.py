@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import sys
 import time
 
@@ -11,6 +13,11 @@ from .commands import modules_for, named_command
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, AishellError
 from .paths import state_dir
 from .ui import UI
+
+# The interpreter's last act is a full garbage collection of every object the imports made (measured: 10 to 30 ms
+# of a warm launch), just before the process's memory goes anyway; frozen objects are left out of it. atexit's
+# calls run before it, and after everything of ours.
+atexit.register(gc.freeze)
 
 EPILOG = """examples:
   sudo aishell-run bootstrap                  make this machine ready (Docker or Podman)
