@@ -13,14 +13,14 @@ test keeps the role's agents and these the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 State = dict[str, Any]
+EMPTY: Mapping[str, str] = MappingProxyType({})  # the default of a mapping field: shared, so unchangeable
 
 
-@dataclass(frozen=True)
-class Agent:
+class Agent(NamedTuple):
     """One agent CLI: its command, profile, what it copies from the host, its credentials and hosts."""
 
     name: str
@@ -38,16 +38,16 @@ class Agent:
     credentials: tuple[str, ...] = ()  # environment variables holding its API keys or tokens
     hosts: tuple[str, ...] = ()  # its API and sign-in hosts (from each vendor's network documentation)
     # Set in each of its sandboxes (nothing secret): where it keeps its state, what it must not do there.
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = EMPTY
     # Its no-approval mode (settings: agents.<name>.autonomous, on by default): variables, and policy files
     # mounted read-only at their absolute paths, which no setting of the user's or the project's overrides.
-    autonomy_env: Mapping[str, str] = field(default_factory=dict)
-    autonomy_files: Mapping[str, str] = field(default_factory=dict)
+    autonomy_env: Mapping[str, str] = EMPTY
+    autonomy_files: Mapping[str, str] = EMPTY
     # Its system-wide settings, mounted read-only at their absolute paths in every sandbox of it, autonomous or
     # not: the layer below the user's own, so a copied setting of the user's wins. What signs it in from the
     # environment, answers its first-run questions and keeps it quiet; nothing secret. "{project}" in a file
     # (of these or the policy's) is the project's path as a quoted string (JSON's, which TOML reads too).
-    system_files: Mapping[str, str] = field(default_factory=dict)
+    system_files: Mapping[str, str] = EMPTY
     # The agent's own state file in its profile, and what makes it skip the first-run screens that a
     # sandbox has no use for (onboarding, sign-in choice): given the state and the host's environment.
     state_file: str = ""

@@ -17,8 +17,8 @@ import socket
 import string
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .agents import REGISTRY
@@ -75,8 +75,7 @@ def placeholder(value: str) -> str:
     return kept + "".join(secrets.choice(_ALPHABET) for _ in range(len(value) - len(kept)))
 
 
-@dataclass(frozen=True)
-class Swap:
+class Swap(NamedTuple):
     """A credential of one session: its real value, and the placeholder the sandbox holds instead."""
 
     credential: Credential

@@ -27,9 +27,8 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .agents import REGISTRY as AGENT_REGISTRY
 from .errors import AishellError
@@ -67,8 +66,7 @@ ENV_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy
 URL = f"http://127.0.0.1:{PORT}"
 
 
-@dataclass(frozen=True)
-class Names:
+class Names(NamedTuple):
     """One user's proxy, its networks and its allowlist directory."""
 
     proxy: str
@@ -152,8 +150,7 @@ def proxy_running(engine: Engine, names: Names, wanted_hash: str) -> bool:
     return names.outbound in ((containers[0].get("NetworkSettings") or {}).get("Networks") or {})
 
 
-@dataclass(frozen=True)
-class Registration:
+class Registration(NamedTuple):
     """A session's place behind the proxy."""
 
     address: str  # the session's loopback address in squid's network namespace: its file's name

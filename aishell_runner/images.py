@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import AishellError
 from .image_defaults import role_dir, role_yaml
@@ -119,8 +119,7 @@ class Freshness:
         return self.foundation_current and self.extension_current is not False and self.egress_current is not False
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(NamedTuple):
     """One image the settings want, by its name, its own tag and its inputs' hash."""
 
     name: str  # as set (`localhost/aishell-foundation:latest`): an alias of the one wanted last

@@ -15,8 +15,9 @@ import pwd
 import re
 import secrets
 import subprocess
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from . import __version__, profiles
 from .agents import REGISTRY, sandbox_env
@@ -37,8 +38,7 @@ def _default_security():
     return security_settings()
 
 
-@dataclass(frozen=True)
-class PlannedMount:
+class PlannedMount(NamedTuple):
     """A host path mounted into the sandbox."""
 
     source: str
@@ -79,7 +79,7 @@ class LaunchPlan:
     hidden_dirs: list[str] = field(default_factory=list)
     empty_file: str | None = None
     # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
-    security: dict[str, object] = field(default_factory=lambda: asdict(_default_security()))
+    security: dict[str, object] = field(default_factory=lambda: _default_security()._asdict())
     # The variables that may hold secrets (API keys, the settings' env): engines that can
     # keep values out of `inspect` pass these that way (engines/podman.py).
     secret_names: list[str] = field(default_factory=list)
@@ -94,7 +94,7 @@ class LaunchPlan:
         per session, egress.register, so editing it needs no cold launch)."""
         # Field by field, not asdict(): that deep-copies every value, a cost every launch paid for nothing.
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("command", "literal_env")}
-        data["mounts"] = [{f.name: getattr(m, f.name) for f in fields(m)} for m in self.mounts]
+        data["mounts"] = [m._asdict() for m in self.mounts]
         data["network"] = {k: v for k, v in self.network.items() if k != "allow"}
         return data
 
@@ -115,7 +115,7 @@ class LaunchPlan:
             "harness": self.harness,
             "argv": session_argv(self.engine, launch_options(self.role_input()), env_options(self.env_names),
                                  self.image, session_command(self), name="<session-name>", tty=False),
-            "mounts": [asdict(m) for m in self.mounts],
+            "mounts": [m._asdict() for m in self.mounts],
             "hidden": sorted(self.hidden_files + self.hidden_dirs),
             "env": sorted(self.env_names),
             "resources": self.resources,
@@ -188,8 +188,7 @@ def git_common_dir(project: Path) -> Path | None:
     return None if common.is_relative_to(project) else common
 
 
-@dataclass(frozen=True)
-class GitFacts:
+class GitFacts(NamedTuple):
     """What git on the host says of a project: the shared git directory of a worktree, what git on the host runs
     or obeys by itself (git_protection.py), and the user's identity for commits made inside."""
 
@@ -263,6 +262,6 @@ def make_plan(*, engine: Engine, image: str, project: Path, harness: str, comman
         hidden_dirs=[str(path) for path in hidden if path.is_dir()],
         network=network or {"mode": "open"},
         empty_file=str(empty_file) if hidden or allowlist else None,
-        security=asdict(security or _default_security()),
+        security=(security or _default_security())._asdict(),
         literal_env=literal,
     )

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
@@ -207,7 +207,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     # The plan holds the runtime this launch uses (runc or runsc), so that registering gVisor or taking it
     # away makes the next launch cold; a runsc the engine lacks ends here, before anything starts (a
     # branch's worktree too).
-    security = replace(settings.security, runtime=runtimes.resolve(settings.security.runtime, engine))
+    security = settings.security._replace(runtime=runtimes.resolve(settings.security.runtime, engine))
     runtimes.check_limits(security.runtime, settings.resources.pids)
     if getattr(args, "branch", None):
         # The sandbox works in the branch's worktree; the settings and images stay the project's (the

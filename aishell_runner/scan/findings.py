@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .rules import RANK
 
@@ -13,8 +14,7 @@ def display(relative: str) -> str:
     return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One sensitive file, or one secret in a file's content."""
 
     path: str  # relative to the scanned root; may hold surrogate escapes (see display)
@@ -42,8 +42,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """A path the scan could not read, and why."""
 
     path: str

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 from ..cache_files import save_json
@@ -40,7 +39,7 @@ def with_git_status(root: str, findings: list[Finding], cache_dir: Path | None =
     ignored = _git(root, "check-ignore", "--no-index", "-z", "--stdin", paths=paths)
     if ignored is None:
         return findings
-    return [replace(f, tracked=f.path in tracked, ignored=f.path in ignored - tracked) for f in findings]
+    return [f._replace(tracked=f.path in tracked, ignored=f.path in ignored - tracked) for f in findings]
 
 
 def _tracked(root: str, paths: list[str], cache_dir: Path | None) -> set[str] | None:

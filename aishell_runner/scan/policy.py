@@ -13,8 +13,8 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import audit
 from ..errors import EXIT_REFUSED, AishellError
@@ -24,16 +24,14 @@ from . import Finding, NameRules, Rule, ScanResult, display, scan_tree
 from .globs import compile_globs
 
 
-@dataclass(frozen=True)
-class ScanRoot:
+class ScanRoot(NamedTuple):
     """A host path that will be mounted, and where the sandbox sees it."""
 
     source: Path
     target: Path
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A finding, with where its file appears inside the sandbox."""
 
     finding: Finding

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .globs import glob_to_regex
 
@@ -27,8 +27,7 @@ SERVICE_ACCOUNT = re.compile(rb'"type"\s*:\s*"(?:service_account|authorized_user
 NPM_TOKEN = re.compile(rb"(?:_authToken|_auth|_password|npmAuthToken)\s*[=:]\s*\S", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A name rule: path globs, and the severity of a match."""
 
     id: str
@@ -38,8 +37,7 @@ class Rule:
 
 
 # Rules that decide from the file's first bytes: patterns -> sniff(head) -> (rule id, severity) or None.
-@dataclass(frozen=True)
-class SniffRule:
+class SniffRule(NamedTuple):
     """A rule that decides by a file's first bytes, for the names its globs match."""
 
     patterns: tuple[str, ...]

@@ -13,7 +13,7 @@ is written by hand and the person fixing it needs to know exactly where to look.
 
 The package, each module importing only those above it:
 
-  model.py          the built Settings' frozen dataclasses, SettingsError, key paths in messages
+  model.py          the built Settings' records (NamedTuples), SettingsError, key paths in messages
   checks.py         each value's pattern and check (versions, memory, ports, env names, hosts, subnets),
                     written once: the schema publishes the patterns, its errors and the build use the checks
   schema.py         the JSON schema and DEFAULTS, the one source of docs/config.schema.json
