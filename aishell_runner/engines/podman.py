@@ -98,21 +98,49 @@ class Podman(Engine):
                  env: Mapping[str, str]) -> tuple[list[str], list[str]]:
         as_secrets = [name for name in names if name in secret_names and name in env]
         options = env_options([name for name in names if name not in as_secrets])
+        service = podman_api.socket_path() if as_secrets else None
         for name in as_secrets:
             secret = f"{session}-{name}"
-            create = self.run("secret", "create", "--env=true", secret, name, env=env)
             self._stored.setdefault(session, []).append(secret)
-            if create.returncode != 0:
+            try:
+                refusal = self._store_secret(service, secret, name, env)
+            except AishellError:
                 self.forget_secrets(session)
-                raise AishellError(f"podman could not store {name} as a secret: {create.stderr.strip()}",
+                raise
+            if refusal is not None:
+                self.forget_secrets(session)
+                raise AishellError(f"podman could not store {name} as a secret: {refusal}",
                                    hint="`podman secret ls` shows what is stored; `aishell-run gc` cleans up")
             options += ["--secret", f"{secret},type=mount,target={SECRET_TARGET}{name}"]
         return options, (LOADER if as_secrets else [])
 
+    def _store_secret(self, service: str | None, secret: str, name: str, env: Mapping[str, str]) -> str | None:
+        """Store env[name] as `secret`, through our service (podman_api.py) when it answers, else the client;
+        None when stored, else the client's reason."""
+        if service is not None:
+            try:
+                podman_api.create_secret(service, secret, os.fsencode(env[name]), ENGINE_TIMEOUT)
+                return None
+            except TimeoutError:
+                raise self._hung(["podman", "secret", "create", secret], ENGINE_TIMEOUT) from None
+            except (OSError, ValueError):
+                pass  # the client stores it, or says why it cannot
+        create = self.run("secret", "create", "--env=true", secret, name, env=env)
+        return None if create.returncode == 0 else create.stderr.strip()
+
     def forget_secrets(self, session: str) -> None:
         stored = self._stored.pop(session, [])
-        if stored:
-            self.run("secret", "rm", *stored)
+        service = podman_api.socket_path() if stored else None
+        left = stored if service is None else [secret for secret in stored if not self._removed(service, secret)]
+        if left:
+            self.run("secret", "rm", *left)
+
+    def _removed(self, service: str, secret: str) -> bool:
+        try:
+            podman_api.remove_secret(service, secret, ENGINE_TIMEOUT)
+            return True
+        except (OSError, ValueError):  # a hang too: the client tries next, and names a hang itself
+            return False
 
     def cleanup_steps(self, session: str) -> list[list[str]]:
         stored = self._stored.get(session, [])

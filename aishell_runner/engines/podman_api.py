@@ -1,11 +1,12 @@
-"""Podman's inspect documents from a `podman system service` of our own, over its Unix socket.
+"""Podman's inspect documents and secrets through a `podman system service` of our own, over its Unix socket.
 
-Podman has no daemon: every `podman ... inspect` is a new process, which for rootless Podman joins the user's
-namespace and opens the storage, 100 ms and more each, and a warm launch asks two (its images' labels, the egress
-proxy's state). Podman's REST API gives the same documents (its libpod endpoints answer in the format the client
-prints) in a few milliseconds, but only while a service runs, and Podman without systemd has no socket activation.
-So a launch that finds no service starts one, detached, and asks the client itself; the launches after it ask the
-socket (unix_http.py). The service exits after IDLE_SECONDS without a request.
+Podman has no daemon: every `podman ...` call is a new process, which for rootless Podman joins the user's
+namespace and opens the storage, 100 ms and more each. A warm launch asks two inspects (its images' labels, the
+egress proxy's state), and makes and removes a Podman secret for each secret variable. Podman's REST API does the
+same (its libpod endpoints answer in the format the client prints) in a few milliseconds, but only while a service
+runs, and Podman without systemd has no socket activation. So a launch that finds no service starts one, detached,
+and asks the client itself; the launches after it ask the socket (unix_http.py). The service exits after
+IDLE_SECONDS without a request.
 
 One service per configuration: the socket's name is a hash of what decides which Podman answers and from which
 storage (the user, the podman binary, the variables Podman reads, its configuration files as they are on disk). A
@@ -28,6 +29,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from . import unix_http
 
@@ -54,6 +56,23 @@ def inspect(path: str, kind: str, names: Iterable[str], timeout: float) -> dict[
     (TimeoutError when it does not answer in `timeout`) when it cannot be asked, and ValueError for an answer
     that is not an inspect document."""
     return unix_http.documents(path, ENDPOINTS[kind], names, timeout)
+
+
+def create_secret(path: str, name: str, value: bytes, timeout: float) -> None:
+    """Store `value` as the Podman secret `name` (the file driver, as `podman secret create`); raises OSError
+    (TimeoutError when the service does not answer in `timeout`) when it is not stored, ValueError for an answer
+    that is not HTTP."""
+    status, _ = unix_http.request(path, "POST", f"{API}/secrets/create?name={quote(name, safe='')}&driver=file",
+                                  timeout, value)
+    if status not in (200, 201):
+        raise OSError(f"Podman's service answered {status}")
+
+
+def remove_secret(path: str, name: str, timeout: float) -> None:
+    """Remove the Podman secret `name`, quiet when it is gone; raises as create_secret does."""
+    status, _ = unix_http.request(path, "DELETE", f"{API}/secrets/{quote(name, safe='')}", timeout)
+    if status not in (200, 204, 404):
+        raise OSError(f"Podman's service answered {status}")
 
 
 def socket_path() -> str | None:

@@ -104,7 +104,8 @@ def test_runsc_asked_of_rootless_podman_ends_with_one_message_and_starts_nothing
 
 def test_a_warm_launch_asks_our_podman_service_not_the_client(project):
     """The first launch finds no Podman service for its configuration, starts one (engines/podman_api.py) and asks
-    the client; the next launch's questions go to the service: the client is started only for the session's `run`.
+    the client; the next launch's questions and its secret go to the service: the client is started only for the
+    session's `run`.
     A `podman` on PATH that logs its calls and runs the real one tells (its path is part of the configuration, so
     the service is this test's own)."""
     bin_dir, log = f"{project}.bin", f"{project}.calls"
@@ -122,10 +123,13 @@ def test_a_warm_launch_asks_our_podman_service_not_the_client(project):
         while as_user(f"test -S {service}").returncode and time.monotonic() < deadline:
             time.sleep(0.2)
         checked(as_user(f": > {log}"), "emptying the log")
-        run = aishell(project, "exec", "--", "echo", "warm", env=env)
-        assert run.returncode == 0 and run.stdout.split() == ["warm"], run.stdout + run.stderr
+        # A secret variable too: its Podman secret is made and removed through the service.
+        run = aishell(project, "exec", "--", "sh", "-c", "echo warm; printenv ANTHROPIC_API_KEY | wc -c",
+                      env=f"{env} ANTHROPIC_API_KEY={SECRET}")
+        assert run.returncode == 0 and run.stdout.split() == ["warm", str(len(SECRET) + 1)], run.stdout + run.stderr
         calls = as_user(f"cat {log}").stdout.splitlines()
         assert [call.split()[0] for call in calls] == ["run"], calls
+        assert "ANTHROPIC_API_KEY" not in as_user("podman secret ls --format '{{.Name}}'").stdout
     finally:
         if service:  # this test's service, by the socket only it listens on
             as_user(f"for pid in $(pgrep -u $(id -u) -f 'unix://{service}$'); do kill $pid; done")

@@ -116,6 +116,46 @@ def test_the_first_call_asks_the_client_and_starts_the_service_the_next_asks_the
     assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
 
 
+def test_secret_variables_are_stored_and_removed_through_the_service(podman):
+    path = podman_api.socket_path()
+    Podman().inspect("container", "proxy")  # starts the service
+    _wait_for(lambda: _answers(path))
+    env = {"ANTHROPIC_API_KEY": "sk-ant-é-secret", "TERM": "xterm", "PATH": os.environ["PATH"]}
+    podman_engine = Podman()
+    options, receive = podman_engine.pass_env(["ANTHROPIC_API_KEY", "TERM"], ["ANTHROPIC_API_KEY"], "s1", env)
+    assert options == ["--env", "TERM",
+                       "--secret", "s1-ANTHROPIC_API_KEY,type=mount,target=aishell-env-ANTHROPIC_API_KEY"]
+    assert receive
+    stored = unix_http.get(path, "/v4.0.0/libpod/secrets/s1-ANTHROPIC_API_KEY/json", 5)
+    assert stored[0] == 200 and json.loads(stored[1])["Value"] == "sk-ant-é-secret"
+    podman_engine.forget_secrets("s1")
+    assert unix_http.get(path, "/v4.0.0/libpod/secrets/s1-ANTHROPIC_API_KEY/json", 5)[0] == 404
+    assert len(_calls(podman)) == 2  # the first inspect and the service's start: no client for the secrets
+
+
+def test_a_secret_the_service_does_not_store_goes_to_the_client_and_its_refusal_is_shown(podman):
+    path = podman_api.socket_path()
+    os.makedirs(os.path.dirname(path), mode=0o700)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen()
+
+    def refuse():
+        while True:
+            connection, _ = server.accept()
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.0 500 Internal Server Error\r\n\r\n{}")
+            connection.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    with pytest.raises(AishellError, match="podman could not store ANTHROPIC_API_KEY as a secret"):
+        Podman().pass_env(["ANTHROPIC_API_KEY"], ["ANTHROPIC_API_KEY"], "s2",
+                          {"ANTHROPIC_API_KEY": "k", "PATH": os.environ["PATH"]})  # the stand-in client's PATH
+    # The client was asked to store it, and to remove what it may have stored.
+    assert _calls(podman) == ["secret create --env=true s2-ANTHROPIC_API_KEY ANTHROPIC_API_KEY",
+                              "secret rm s2-ANTHROPIC_API_KEY"]
+
+
 def test_one_service_at_a_time_and_a_dead_ones_socket_is_replaced(podman, tmp_path):
     path = podman_api.socket_path()
     calls = []
