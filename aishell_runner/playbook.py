@@ -9,6 +9,7 @@ display callback hands over as `event_data["artifact_data"]` of the final
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -192,6 +193,8 @@ def run_playbook(
             hint="run `make` in the aishell-run checkout (or `pip install -e .`) and use its .venv/bin/aishell-run",
         )
     import ansible_runner  # here, not at the top: a warm launch never needs it (40 ms saved)
+
+    gc.enable()  # off for a short command's start (cli.entry); a playbook's events run for minutes in this process
 
     collector = EventCollector(on_task, on_event)
     with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets():

@@ -27,7 +27,7 @@ NETWORK = os.environ.get("BENCH_NETWORK", "allowlist")
 CONFIG = "engine: docker\nimage:\n  base_source: debootstrap\nagents:\n  codex: {version: \"\"}\n" \
          f"  gemini: {{version: \"\"}}\n  opencode: {{version: \"\"}}\nnetwork: {{mode: {NETWORK}}}\n"
 # The CLI of the checkout at SOURCE, started the same way for both (no console script: it would pin one).
-RUN_FROM = "import sys; sys.path.insert(0, sys.argv.pop(1)); from aishell_runner.cli import main; sys.exit(main())"
+RUN_FROM = "import sys; sys.path.insert(0, sys.argv.pop(1)); from aishell_runner.cli import entry; sys.exit(entry())"
 
 
 def git(*args: str) -> str:

@@ -4,7 +4,11 @@ Ansible is faked here (bootstrap.run_playbook is replaced); test_playbook_runner
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -279,3 +283,17 @@ def test_a_commands_option_written_before_the_command_is_named_with_where_it_goe
     assert cli.main(["--project", "/tmp", "claude"]) == 2
     err = capsys.readouterr().err
     assert "--project belongs to a command" in err and "aishell-run claude --project" in err
+
+
+def test_the_command_runs_without_the_cycle_collector_and_a_playbook_turns_it_back_on(tmp_path) -> None:
+    # In a process of its own: the command's entry point turns the collector off for the whole process.
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "empty.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
+    script = ("import gc, sys; from pathlib import Path; from aishell_runner import cli, playbook; "
+              "sys.argv = ['aishell-run', '--version']; code = cli.entry(); print(gc.isenabled()); "
+              "playbook.run_playbook('empty.yml', {}, root=Path.cwd()); "
+              "print(gc.isenabled()); sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-4:] == ["aishell-run", __version__, "False", "True"]
