@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import socket
-import string
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -37,7 +35,7 @@ BUILTIN = {credential.variable: credential for credential in (
 # A value's leading form, kept in its placeholder so that a client checking the form still starts
 # ("sk-ant-api03-", "sk-proj-", "AIza", "ghp_", ...): it says which kind of key, not which key.
 _FORM = re.compile(r"^(?:[A-Za-z]{2,6}[-_](?:[a-z]{2,6}[0-9]{0,2}[-_]){0,2}|AIza)")
-_ALPHABET = string.ascii_letters + string.digits
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 def missing(agent: str, variables: tuple[str, ...], passed: Iterable[str], profile: Path) -> str | None:
@@ -72,6 +70,8 @@ def placeholder(value: str) -> str:
     its leading form when enough is left to be random."""
     form = _FORM.match(value)
     kept = form.group(0) if form and len(value) - form.end() >= 16 else ""
+    import secrets  # here: only a launch with credentials to swap draws placeholders
+
     return kept + "".join(secrets.choice(_ALPHABET) for _ in range(len(value) - len(kept)))
 
 

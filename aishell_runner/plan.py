@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import re
-import secrets
 import subprocess
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -149,7 +148,7 @@ def session_prefix(project: Path) -> str:
 
 def session_name(project: Path) -> str:
     """Unique per project and session, so several sessions can share a project."""
-    return f"{session_prefix(project)}{secrets.token_hex(4)}"
+    return f"{session_prefix(project)}{os.urandom(4).hex()}"  # secrets.token_hex's bytes, without its imports
 
 
 def project_labels(project: Path, harness: str) -> dict[str, str]:
