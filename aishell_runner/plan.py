@@ -25,6 +25,7 @@ from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, env_options
 from .git_protection import protected_paths
 from .paths import role_plugin
+from .project import GIT_LOCATION_VARIABLES, outside_git
 from .session import session_argv, session_command
 
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
@@ -176,9 +177,9 @@ def git_identity_env(project: Path) -> dict[str, str]:
 
 def git_common_dir(project: Path) -> Path | None:
     """For a git worktree, the shared .git directory that lives outside the project."""
-    if ((project / ".git").is_dir() and not (project / ".git" / "commondir").exists()
-            and not {"GIT_DIR", "GIT_COMMON_DIR"} & os.environ.keys()):
-        return None  # a repository's own .git, as git would find it (one git process fewer at every launch)
+    if not GIT_LOCATION_VARIABLES & os.environ.keys() and (
+            ((project / ".git").is_dir() and not (project / ".git" / "commondir").exists()) or outside_git(project)):
+        return None  # a repository's own .git as git would find it, or no repository: no git process to ask
     run = subprocess.run(["git", "-C", str(project), "rev-parse", "--path-format=absolute", "--git-common-dir"],
                          capture_output=True, text=True)
     if run.returncode != 0:

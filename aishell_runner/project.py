@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,22 @@ def find_project(path: str | None) -> Path:
     return start if path is not None else git_toplevel(start)
 
 
+# Variables that point git at a repository other than the one it would find from the directory.
+GIT_LOCATION_VARIABLES = frozenset(("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"))
+
+
 def git_toplevel(start: Path) -> Path:
     """The top of the git work tree holding `start`, or `start` itself outside git."""
+    if not GIT_LOCATION_VARIABLES & os.environ.keys() and (os.path.lexists(start / ".git") or outside_git(start)):
+        # git looks for `.git` in `start` first, then in each directory above: it would answer `start` either way
+        # (a repository's own top; or no repository), and a launch is spared the process.
+        return start
     run = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     return Path(run.stdout.strip()) if run.returncode == 0 else start
+
+
+def outside_git(start: Path) -> bool:
+    """Whether git would find no repository for `start`: no `.git` in it or in any directory above it, and no
+    variable that points git elsewhere."""
+    return not GIT_LOCATION_VARIABLES & os.environ.keys() and not any(
+        os.path.lexists(directory / ".git") for directory in (start, *start.parents))

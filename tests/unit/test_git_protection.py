@@ -76,6 +76,12 @@ def test_the_common_directory_is_gits_own_answer_with_or_without_asking_git(tmp_
     assert git_common_dir(main) == elsewhere / ".git"  # under GIT_DIR git is asked, and its answer is taken
 
 
+def test_outside_any_repository_there_is_no_common_directory_and_no_git_process(tmp_path, monkeypatch):
+    (tmp_path / "plain").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # a git process would fail to start
+    assert git_common_dir(tmp_path / "plain") is None
+
+
 def test_submodules_hooks_and_config_are_protected(tmp_path):
     library = repository(tmp_path / "library")
     project = repository(tmp_path / "project")
