@@ -88,8 +88,11 @@ def socket_path() -> str | None:
     if _remote(conf):
         return None
     files = [podman, *conf, *_other_config_files()]
-    identity = [str(os.geteuid()), *(f"{name}={os.environ.get(name)}" for name in CONFIG_ENV),
-                *(f"{path} {_signature(path)}" for path in files)]
+    # A file that is missing is left out, and XDG_CONFIG_HOME with it (it only says where the user's files are):
+    # launches whose settings name different homes for them, none of which holds Podman's files, share a service.
+    identity = [str(os.geteuid()), *(f"{name}={os.environ.get(name)}" for name in CONFIG_ENV
+                                     if name != "XDG_CONFIG_HOME"),
+                *(f"{path} {signature}" for path in files if (signature := _signature(path)) is not None)]
     key = hashlib.sha256("\n".join(identity).encode(errors="surrogateescape")).hexdigest()[:16]
     path = os.path.join(directory, DIRECTORY, f"{key}.sock")
     return path if len(os.fsencode(path)) <= SUN_PATH_MAX else None
@@ -162,12 +165,13 @@ def _drop_ins(directory: str) -> list[str]:
         return []
 
 
-def _signature(path: str) -> str:
-    """What changes when the file is edited or replaced (an upgrade, a rename into place)."""
+def _signature(path: str) -> str | None:
+    """What changes when the file is edited or replaced (an upgrade, a rename into place); None when it is
+    missing."""
     try:
         status = os.stat(path)
     except OSError:
-        return "-"
+        return None
     return f"{status.st_dev} {status.st_ino} {status.st_size} {status.st_mtime_ns} {status.st_ctime_ns}"
 
 

@@ -228,6 +228,12 @@ def test_the_socket_is_named_for_the_configuration_and_remote_podman_keeps_its_c
     monkeypatch.setenv("PATH", f"{other}{os.pathsep}{os.environ['PATH']}")
     fifth = podman_api.socket_path()
     assert len({first, second, third, fourth, fifth}) == 5
+    # Another home for the user's files, none of Podman's in it: the same configuration, the same service.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-config"))
+    sixth = podman_api.socket_path()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "yet-another-config"))
+    assert podman_api.socket_path() == sixth != fifth
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
     (storage.parent / "containers.conf").write_text("[engine]\n  remote = true\n")
     assert podman_api.socket_path() is None and Podman().inspect("container", "proxy") is None
