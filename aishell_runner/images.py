@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -106,8 +105,7 @@ def extension_name(project: Path) -> str:
     return f"localhost/aishell-project-{slug}-{digest}:latest"
 
 
-@dataclass
-class Freshness:
+class Freshness(NamedTuple):
     """Whether each wanted image is current (its label holds its inputs' hash)."""
 
     foundation_current: bool

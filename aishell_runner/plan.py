@@ -14,7 +14,6 @@ import os
 import pwd
 import re
 import subprocess
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,8 +45,7 @@ class PlannedMount(NamedTuple):
     readonly: bool
 
 
-@dataclass
-class LaunchPlan:
+class LaunchPlan(NamedTuple):
     """What a launch runs, as structured data; its hash decides whether the launch is warm."""
 
     engine: str
@@ -63,9 +61,23 @@ class LaunchPlan:
     env_names: list[str]
     resources: dict[str, object]
     interactive: bool
-    ports: list[str] = field(default_factory=list)
-    pre_start: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
+    ports: list[str]
+    pre_start: list[str]
+    labels: dict[str, str]
+    # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
+    # empty file mounted over the hidden files.
+    hidden_files: list[str]
+    hidden_dirs: list[str]
+    # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
+    security: dict[str, object]
+    # The variables that may hold secrets (API keys, the settings' env): engines that can
+    # keep values out of `inspect` pass these that way (engines/podman.py).
+    secret_names: list[str]
+    # network.mode; in allowlist mode the gate's directory the sandbox mounts and the hosts it may reach.
+    network: dict[str, object]
+    # Values of the variables the settings give literally; never printed (not in the repr either).
+    literal_env: dict[str, str]
+    empty_file: str | None = None
     # Rootless Podman maps the user through its user namespace (keep-id) and writes the user's passwd
     # entry; otherwise our passwd/group files in passwd_dir name the user.
     keep_id: bool = False
@@ -73,27 +85,16 @@ class LaunchPlan:
     # How the engine enforces `resources`: "cgroup" limits, or only the process count as an rlimit
     # ("nproc": rootless Podman on cgroup v1, engines/podman.py).
     limits: str = "cgroup"
-    # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
-    # empty file mounted over the hidden files.
-    hidden_files: list[str] = field(default_factory=list)
-    hidden_dirs: list[str] = field(default_factory=list)
-    empty_file: str | None = None
-    # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
-    security: dict[str, object] = field(default_factory=lambda: _default_security()._asdict())
-    # The variables that may hold secrets (API keys, the settings' env): engines that can
-    # keep values out of `inspect` pass these that way (engines/podman.py).
-    secret_names: list[str] = field(default_factory=list)
-    # network.mode; in allowlist mode the gate's directory the sandbox mounts and the hosts it may reach.
-    network: dict[str, object] = field(default_factory=lambda: {"mode": "open"})
-    # Values of the variables the settings give literally; never printed.
-    literal_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items() if name != "literal_env")
+        return f"LaunchPlan({shown})"
 
     def role_input(self) -> dict[str, object]:
         """What the sandbox_launch role renders the launch spec from: the plan without secret values, without
         the command (each session gives its own: session.py) and without the allowlist (handed to the proxy
         per session, egress.register, so editing it needs no cold launch)."""
-        # Field by field, not asdict(): that deep-copies every value, a cost every launch paid for nothing.
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("command", "literal_env")}
+        data = {name: value for name, value in self._asdict().items() if name not in ("command", "literal_env")}
         data["mounts"] = [m._asdict() for m in self.mounts]
         data["network"] = {k: v for k, v in self.network.items() if k != "allow"}
         return data

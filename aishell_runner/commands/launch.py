@@ -14,8 +14,8 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
@@ -103,8 +103,7 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
                         help="what a new --branch starts from (default: HEAD)")
 
 
-@dataclass
-class Prepared:
+class Prepared(NamedTuple):
     """A launch's plan and everything needed to make it ready: images, and the proxy in allowlist mode."""
 
     engine: Engine
@@ -112,13 +111,13 @@ class Prepared:
     image_settings: dict
     foundation_hash: str  # the wanted foundation's inputs, computed once (it reads the CA bundle)
     state: Path
-    egress: egress.Names | None = None
-    egress_vars: dict = field(default_factory=dict)  # the cold playbook's variables for the proxy
-    autonomous: bool = True  # the agent in its no-approval mode (settings: agents.<name>.autonomous)
+    egress: egress.Names | None
+    egress_vars: dict  # the cold playbook's variables for the proxy
+    autonomous: bool  # the agent in its no-approval mode (settings: agents.<name>.autonomous)
     # Behind the proxy: the credentials the broker swaps in (credentials.py), and the agent's upstream.
-    credentials: dict = field(default_factory=dict)
-    upstream: str | None = None
-    runtime_setting: str = "runc"  # security.runtime as the settings say (the plan holds the resolved one)
+    credentials: dict
+    upstream: str | None
+    runtime_setting: str  # security.runtime as the settings say (the plan holds the resolved one)
 
     @property
     def egress_hash(self) -> str:
@@ -245,7 +244,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     # One state directory per project: each plan's launch spec, and the passwd files (they name only the user).
     state = state_dir() / "launch" / plan.labels["org.aishell.project-hash"]
     if engine.uses_passwd_files():
-        plan.passwd_dir = str(state)
+        plan = plan._replace(passwd_dir=str(state))
     # Behind the proxy every credential passed in is brokered; in the open network there is no broker.
     behind_proxy = {name: credential for name, credential in credentials.brokered(settings.credentials).items()
                     if name in plan.env_names} if names else {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .rules import RANK
@@ -52,17 +51,17 @@ class Skipped(NamedTuple):
         return {"path": display(self.path), "reason": self.reason}
 
 
-@dataclass
 class ScanResult:
-    """What one scan of a root found."""
+    """What one scan of a root found (filled in as the scan goes)."""
 
-    root: str
-    findings: list[Finding] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    files: int = 0
-    binary_files: int = 0
-    allowlisted: int = 0
-    content_scanner: str | None = None
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.findings: list[Finding] = []
+        self.skipped: list[Skipped] = []
+        self.files = 0
+        self.binary_files = 0
+        self.allowlisted = 0
+        self.content_scanner: str | None = None
 
     def sort(self) -> None:
         self.findings.sort(key=lambda f: (RANK[f.severity], display(f.path), f.line or 0, f.rule))

@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -58,17 +57,19 @@ class File(NamedTuple):  # a tuple: a walk makes one per file, 100,000 of them o
     path: str  # absolute
 
 
-@dataclass
 class Listing:
     """One directory as the walk saw it: names only, by kind."""
 
-    ctime: int
-    files: list[str] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)  # to enter
-    links: list[str] = field(default_factory=list)
-    skipped: list[list[str]] = field(default_factory=list)  # [name, reason]: vendored, not a regular file, ...
-    vendored: bool = False  # the directory itself is a virtual environment
-    error: str | None = None  # it could not be listed
+    def __init__(self, ctime: int, files: list[str] | None = None, dirs: list[str] | None = None,
+                 links: list[str] | None = None, skipped: list[list[str]] | None = None, vendored: bool = False,
+                 error: str | None = None) -> None:
+        self.ctime = ctime
+        self.files = files if files is not None else []
+        self.dirs = dirs if dirs is not None else []  # to enter
+        self.links = links if links is not None else []
+        self.skipped = skipped if skipped is not None else []  # [name, reason]: vendored, not a regular file, ...
+        self.vendored = vendored  # the directory itself is a virtual environment
+        self.error = error  # it could not be listed
 
     def to_json(self) -> dict[str, object]:
         # Names joined by NUL (which no name holds): one string a kind, quick to write and to read back.
@@ -81,19 +82,20 @@ class Listing:
                (other.files, other.dirs, other.links, other.skipped, other.vendored, other.error)
 
 
-@dataclass
 class Tree:
     """A walk's result, and what it remembers for the next walk of the same root."""
 
-    root: str
-    skipped: list[Skipped]
-    listings: dict[str, Listing]  # by relative directory ("" is the root), in walk order
-    memo: dict[str, object]
-    cache: Path | None
-    started: int  # time.time_ns() when the listing began
-    dirty: bool = False
-    watch: list | None = None  # the journal's token this walk is saved under (watch.py)
-    changed: set[str] | None = None  # what the journal says changed since the cache was saved; None: unknown
+    def __init__(self, root: str, skipped: list[Skipped], listings: dict[str, Listing], memo: dict[str, object],
+                 cache: Path | None, started: int) -> None:
+        self.root = root
+        self.skipped = skipped
+        self.listings = listings  # by relative directory ("" is the root), in walk order
+        self.memo = memo
+        self.cache = cache
+        self.started = started  # time.time_ns() when the listing began
+        self.dirty = False
+        self.watch: list | None = None  # the journal's token this walk is saved under (watch.py)
+        self.changed: set[str] | None = None  # what the journal says changed since the cache was saved; None: unknown
 
     @functools.cached_property
     def files(self) -> list[File]:

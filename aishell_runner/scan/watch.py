@@ -42,7 +42,6 @@ import struct
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 WATCH_FROM = 20_000  # files: smaller trees are stat-ed quickly enough, and never get a watcher
@@ -72,18 +71,19 @@ def socket_path(cache_dir: Path, root: str) -> Path:
 # ------------------------------------------------------------------------------------------------ the scan's side
 
 
-@dataclass
 class Journal:
     """One sync's answer: the token a cache made from now on is saved under, and what changed since a token."""
 
-    token: list  # [generation, sync number]
-    synced_at: float  # time.time() before the sync
-    oldest: int  # the oldest sync number still vouched for
-    asked: int | None  # `changes` holds every path changed after this sync number
-    changes: dict[str, int]  # path -> the sync number it changed before
-    address: str
-    extra: set[str] = field(default_factory=set)  # paths the caller found changed itself
-    full_at: float | None = None  # the oldest full pass among the tokens given out (`saved`)
+    def __init__(self, token: list, synced_at: float, oldest: int, asked: int | None, changes: dict[str, int],
+                 address: str) -> None:
+        self.token = token  # [generation, sync number]
+        self.synced_at = synced_at  # time.time() before the sync
+        self.oldest = oldest  # the oldest sync number still vouched for
+        self.asked = asked  # `changes` holds every path changed after this sync number
+        self.changes = changes  # path -> the sync number it changed before
+        self.address = address
+        self.extra: set[str] = set()  # paths the caller found changed itself
+        self.full_at: float | None = None  # the oldest full pass among the tokens given out (`saved`)
 
     def saved(self, token: object, vouched: bool) -> list:
         """The token to save a cache under after this scan: this sync's, with the time of the cache's last full
