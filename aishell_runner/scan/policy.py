@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +23,8 @@ from ..settings import Settings
 from ..ui import UI, escape
 from . import Finding, NameRules, Rule, ScanResult, display, scan_tree
 from .globs import compile_globs
+
+LOG_EVERY_SECONDS = 5  # how often a scan's progress is written when stderr is not a terminal
 
 
 class ScanRoot(NamedTuple):
@@ -92,13 +95,17 @@ def _scan(roots: list[ScanRoot], settings: Settings, ui: UI) -> list[Located]:
     rules = rules_from(settings)
     located = []
     with contextlib.ExitStack() as stack:
-        show = None
+        show, shown_at = None, 0.0
 
         def progress(done: int, total: int) -> None:
-            # Shown only when files must be read: a warm launch prints nothing and imports no rich.
-            nonlocal show
+            # Shown only when files must be read: a warm launch prints nothing and imports no rich. A log (no
+            # terminal) gets a line every few seconds and the last, not one per hundred files.
+            nonlocal show, shown_at
             if show is None:
                 show = stack.enter_context(ui.progress("Scanning file contents for secrets"))
+            elif not ui.interactive and done < total and time.monotonic() - shown_at < LOG_EVERY_SECONDS:
+                return
+            shown_at = time.monotonic()
             show(f"{done}/{total} files")
 
         for root in roots:

@@ -257,6 +257,24 @@ def test_progress_is_reported(project: Path, cache_dir: Path) -> None:
     assert seen == []  # nothing left to read
 
 
+def test_a_logs_progress_is_a_line_every_few_seconds_and_the_last(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from aishell_runner.scan.policy import ScanRoot, review
+    from aishell_runner.settings import load_settings
+    from aishell_runner.ui import UI
+
+    project = tmp_path / "many"
+    project.mkdir()
+    for number in range(250):  # read in chunks of 100: progress at 100, 200 and 250
+        # Each its own content (the same content is read once), and a medium finding: a warning, not a refusal.
+        (project / f"data-{number}.py").write_text(f"{FILES['data.py']}number = {number}\n")
+    review([ScanRoot(project, project)], load_settings(project), project=project, harness="shell", accept=False,
+           ui=UI())  # stderr is not a terminal here: a log
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Scanning file contents for secrets"
+    assert [line for line in lines if line.endswith(" files")] == ["  - 100/250 files", "  - 250/250 files"]
+
+
 def test_many_files_are_scanned_in_worker_processes(project: Path, cache_dir: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     serial = scan_tree(project, cache_dir=tmp_path / "serial-cache")
