@@ -47,7 +47,7 @@ def _tracked(root: str, paths: list[str], cache_dir: Path | None) -> set[str] | 
     memo_file = _memo_path(cache_dir, root) if cache_dir else None
     key = _index_key(root)
     if memo_file and key:
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):  # none yet, or damaged: git is asked
             memo = json.loads(memo_file.read_bytes())
             if memo["key"] == key and memo["root"] == root and memo["paths"] == paths:
                 return set(memo["tracked"])

@@ -348,3 +348,16 @@ def test_git_status_follows_the_index_and_reads_it_only_when_it_changed(repo: Pa
     (repo / "deploy.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\n")  # another finding: other paths to ask
     changed, asked = status()
     assert changed["deploy.pem"] == (False, False) and asked == 1
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b"[]", b"{}", b'{"key": 1}', b'{"key": null, "root": 2, "paths": 3}'])
+def test_a_damaged_memo_of_gits_answer_is_asked_again(repo: Path, tmp_path: Path, damage: bytes) -> None:
+    cache = tmp_path / "cache"
+
+    def status() -> dict[str, tuple[bool | None, bool | None]]:
+        return {f.path: (f.tracked, f.ignored) for f in scan_tree(repo, content=False, cache_dir=cache).findings}
+
+    expected = status()
+    (memo,) = cache.glob("*.git.json")
+    memo.write_bytes(damage)
+    assert status() == expected
