@@ -87,7 +87,10 @@ def socket_path() -> str | None:
     conf = containers_conf_files()
     if _remote(conf):
         return None
-    files = [podman, *conf, *_other_config_files()]
+    others = _other_config_files()
+    # The storage itself: `podman system reset` (or a removed ~/.local/share/containers) makes it anew, and a
+    # service that opened the old one goes on answering from it (its lock files are gone: it never sees a change).
+    files = [podman, *conf, *others, *_storage_roots(others)]
     # A file that is missing is left out, and XDG_CONFIG_HOME with it (it only says where the user's files are):
     # launches whose settings name different homes for them, none of which holds Podman's files, share a service.
     identity = [str(os.geteuid()), *(f"{name}={os.environ.get(name)}" for name in CONFIG_ENV
@@ -152,6 +155,29 @@ def _other_config_files() -> list[str]:
         if os.environ.get(name):
             files.append(os.environ[name])
     return files
+
+
+def _storage_roots(storage_conf: list[str]) -> list[str]:
+    """Where the storage may be (containers-storage.conf(5)): the default graph root, and any that a storage.conf
+    names (`graphroot`, `rootless_storage_path`, read as plain lines: best effort, like Podman's own defaults)."""
+    if os.geteuid() == 0:
+        roots = ["/var/lib/containers/storage"]
+    else:
+        data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+        roots = [os.path.join(data, "containers", "storage")]
+    for path in storage_conf:
+        try:
+            with open(path, "rb") as file:
+                text = file.read()
+        except OSError:  # missing, or a drop-in folder
+            continue
+        for line in text.splitlines() if b"root" in text else ():
+            key, equals, value = line.partition(b"=")
+            if equals and key.strip() in (b"graphroot", b"rootless_storage_path"):
+                root = os.fsdecode(value.partition(b"#")[0].strip().strip(b"\"'"))
+                roots.append(os.path.expanduser(root.replace("$UID", str(os.geteuid()))
+                                                .replace("$HOME", os.path.expanduser("~"))))
+    return roots
 
 
 def _user_config() -> str:

@@ -228,6 +228,17 @@ def test_the_socket_is_named_for_the_configuration_and_remote_podman_keeps_its_c
     monkeypatch.setenv("PATH", f"{other}{os.pathsep}{os.environ['PATH']}")
     fifth = podman_api.socket_path()
     assert len({first, second, third, fourth, fifth}) == 5
+    # The storage made anew (`podman system reset`): a service that opened the old one would answer from it.
+    store = tmp_path / "store"
+    store.mkdir()
+    named = tmp_path / "named-storage.conf"
+    named.write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{store}"  # ours\n')
+    monkeypatch.setenv("CONTAINERS_STORAGE_CONF", str(named))
+    before_reset = podman_api.socket_path()
+    store.rmdir()
+    store.mkdir()
+    assert podman_api.socket_path() != before_reset
+    monkeypatch.delenv("CONTAINERS_STORAGE_CONF")
     # Another home for the user's files, none of Podman's in it: the same configuration, the same service.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-config"))
     sixth = podman_api.socket_path()
