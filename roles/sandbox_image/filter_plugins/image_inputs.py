@@ -7,7 +7,6 @@ image goes in: settings, the Dockerfile template's text, the CA bundle's digest.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -96,6 +95,8 @@ def build_failure(output: str) -> dict[str, Any]:
     Docker's API reports `... message: REASON, logs: ['Step 1/4 : ...', ...]`
     on one line; Podman prints its log as it goes. Both become plain lines.
     """
+    import ast  # here: every warm launch loads this file for the hashes, and only a failed build needs it
+
     lines: list[str] = []
     reason = None
     for raw in output.splitlines():
