@@ -64,8 +64,7 @@ class LaunchPlan(NamedTuple):
     ports: list[str]
     pre_start: list[str]
     labels: dict[str, str]
-    # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt), and the
-    # empty file mounted over the hidden files.
+    # Project paths the sandbox sees empty (`exclude:`, or hidden at the scan's prompt).
     hidden_files: list[str]
     hidden_dirs: list[str]
     # The settings' `security:` (hardening relaxations; the defaults are the safe choice).
@@ -77,7 +76,7 @@ class LaunchPlan(NamedTuple):
     network: dict[str, object]
     # Values of the variables the settings give literally; never printed (not in the repr either).
     literal_env: dict[str, str]
-    empty_file: str | None = None
+    empty_file: str | None = None  # the empty file mounted over the hidden files
     # Rootless Podman maps the user through its user namespace (keep-id) and writes the user's passwd
     # entry; otherwise our passwd/group files in passwd_dir name the user.
     keep_id: bool = False
