@@ -107,3 +107,69 @@ def test_an_engine_whose_image_cannot_be_read_never_matches(tmp_path, engine):
 ])
 def test_ini_has_line_says_yes_only_where_ini_file_would_change_nothing(content, expected):
     assert ini_lines.ini_has_line(content, "storage", "driver", '"overlay"') is expected
+
+
+# tasks/rootless_check.yml: in a later run of the role in a play, one command as the connecting user looks up the
+# rootless users, asks which of the engine's packages are installed and, where a Podman run has rootless users,
+# which UID Ansible connects as (rootless_user.yml acts as each user from that: no run_as_user, whose two module
+# runs a user were most of a converged re-run's cost for the user). Run by real Ansible, in check mode.
+LOOKUP_PLAY = """
+- name: Look up as a later run of the role does
+  hosts: localhost
+  gather_facts: true
+  vars:
+    container_runtime_engine: "{{ engine }}"
+    container_runtime_rootless_users: "{{ users }}"
+  tasks:
+    - name: Pretend an earlier run of the role in this play
+      ansible.builtin.set_fact:
+        __container_runtime_has_systemd: false
+        __container_runtime_host_packages: {}
+    - name: Run the role's engine selection
+      ansible.builtin.include_role: {name: container_runtime, tasks_from: select.yml, public: true}
+    - name: Run the role's lookup
+      ansible.builtin.include_role: {name: container_runtime, tasks_from: rootless_check.yml, public: true}
+    - name: Publish it
+      ansible.builtin.set_stats:
+        data:
+          lookup:
+            passwd: "{{ __container_runtime_rootless_passwd }}"
+            connection_uid: "{{ __container_runtime_connection_uid }}"
+            packages: "{{ __container_runtime_host_packages }}"
+            ran: "{{ __container_runtime_host_lookup is not skipped }}"
+"""
+
+
+def lookup(tmp_path: Path, engine: str, users: list[str]):
+    from tests.ansible_helpers import run_play
+
+    playbook = tmp_path / "lookup.yml"
+    playbook.write_text(LOOKUP_PLAY)
+    return run_play(str(playbook), tmp_path, extravars={"engine": engine, "users": users}, cmdline="--check")
+
+
+def test_a_later_podman_run_reads_the_users_the_connecting_uid_and_the_packages_in_one_command(tmp_path):
+    outcome = lookup(tmp_path, "podman", ["root"])
+    assert outcome.rc == 0, outcome.failure_messages
+    found = outcome.custom_stats["lookup"]
+    assert found["ran"] is True
+    assert [entry[:3] + entry[5:6] for entry in found["passwd"]] == [["root", "x", "0", "/root"]]
+    assert found["connection_uid"] == str(os.getuid())
+    assert "podman" in found["packages"]["asked"] and "python3-apt" in found["packages"]["asked"]
+    # dpkg-query's answer on each package asked: NAME STATUS (installed, not-installed, ...), or its complaint.
+    assert found["packages"]["lines"] and all(" " in line for line in found["packages"]["lines"])
+    assert outcome.changed() == 0
+
+
+def test_a_docker_run_asks_for_no_connecting_uid(tmp_path):
+    outcome = lookup(tmp_path, "docker", ["root"])
+    assert outcome.rc == 0, outcome.failure_messages
+    found = outcome.custom_stats["lookup"]
+    assert found["connection_uid"] == "" and [entry[0] for entry in found["passwd"]] == ["root"]
+
+
+def test_a_missing_rootless_user_stops_the_run_naming_it(tmp_path):
+    outcome = lookup(tmp_path, "podman", ["root", "no-such-user-aishell"])
+    assert outcome.rc != 0
+    message = " ".join(outcome.failure_messages)
+    assert "no-such-user-aishell" in message and "do not exist" in message
