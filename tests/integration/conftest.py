@@ -1,10 +1,13 @@
 """Integration tests need the engines that `make test` provisions (tests/provision.yml)."""
 
+import functools
+import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -125,11 +128,44 @@ class Sandbox:
         self.shell(f"rm -rf {self.root} {self.config_home}")
 
 
+@functools.cache
+def rootful_podman_has_dockers_images() -> None:
+    """Rootful Podman's sandbox images (the inputs every sandbox test shares), loaded from Docker's rather than
+    built a second time.
+
+    The two engines of root build the very same images from the same inputs: an image's own tag and its label
+    are its inputs' hash, not the engine's, so Podman takes Docker's as current (aishell_runner/images.py). A
+    build costs minutes of CI's two cores and a load about one; Podman's own build is still shown by the
+    rootless lane (its first launch and test_rootless_podman_builds_the_foundation_in_the_users_storage), and
+    Docker's by this lane's first launch and test_sandbox_images.py. Images Podman has already are kept."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch) / "project"
+        (project / ".aishell").mkdir(parents=True)
+        (project / ".aishell" / "config.yaml").write_text(sandbox_config("docker"))
+        (Path(scratch) / "config").mkdir()  # no user settings layer: the sandboxes' own come on top of none
+        build = checked(subprocess.run(
+            [str(Path(sys.executable).parent / "aishell-run"), "build", "--json", str(project)],
+            capture_output=True, text=True, env={**os.environ, "XDG_CONFIG_HOME": f"{scratch}/config"}),
+            "aishell-run build on Docker (the images rootful Podman loads)")
+    images = json.loads(build.stdout)["images"]
+    missing = [image for image in images
+               if subprocess.run(["podman", "image", "exists", image["image"]]).returncode != 0]
+    if missing:
+        checked(subprocess.run(["bash", "-o", "pipefail", "-c", 'docker save "$@" | podman load', "bash",
+                                *(image["image"] for image in missing)], capture_output=True, text=True),
+                "docker save | podman load")
+    for image in images:  # the names as set follow the images a launch wants, as a build would leave them
+        checked(subprocess.run(["podman", "tag", image["image"], image["name"]], capture_output=True, text=True),
+                f"podman tag {image['image']} {image['name']}")
+
+
 def new_sandbox(kind: str, tmp_dir: Path) -> Sandbox:
     """A fresh project: "docker" or "rootful-podman" run by root, or "rootless-podman" run by the test user
     in its home; KIND+runsc (say "docker+runsc") the same under gVisor (security.runtime: runsc)."""
     kind, _, runtime = kind.partition("+")
     runtime = runtime or "runc"
+    if kind == "rootful-podman":
+        rootful_podman_has_dockers_images()
     if kind in ("docker", "rootful-podman"):
         return Sandbox(kind.removeprefix("rootful-"), tmp_dir / "project", as_user=False, runtime=runtime)
     home = subprocess.run(["getent", "passwd", ROOTLESS_USER], capture_output=True, text=True,

@@ -174,7 +174,8 @@ def test_new_agent_version_rebuilds_the_foundation_then_the_extension(project):
 
 # The two tests below ask for the inputs every sandbox test shares (conftest.IMAGE_CONFIG: the offline base,
 # every agent), which the first launch on the engine built (or they build them): one build per engine and
-# user in a test run, not one more for these.
+# user in a test run, not one more for these. Rootful Podman's are loaded from Docker's by its first launch
+# (conftest.rootful_podman_has_dockers_images): Podman's own build is the rootless user's.
 def test_rootless_podman_builds_the_foundation_in_the_users_storage(tmp_path):
     outcome = run_play(
         "playbooks/sandbox_image.yml",
