@@ -113,7 +113,8 @@ def main() -> None:
         "## Sandbox launch against the bare engine\n\n"
         f"Seconds, medians of {RUNS} runs each, ours (aishell-run installed from its wheel, as users have it) and "
         f"the bare engine taken in turns; ratio to bare `docker "
-        f"run` (the rootless rows: to the test user's own bare `podman run`, timed by that user). The warm "
+        f"run` (the rootless rows: to the test user's own bare `podman run`, timed by that user, with the wheel "
+        f"installed in a virtual environment of its own). The warm "
         f"comparison ran in {len(rounds)} rounds {args.pause:g} s apart; each round's ratio, with the 1-minute "
         f"load average at its end: {per_round}.\n\n"
         "| what | median s | ratio | target | met |\n| --- | --- | --- | --- | --- |\n" + "\n".join(rows)
@@ -178,7 +179,8 @@ def sandbox_flags_argv(project: Path) -> list[str]:
 
 
 ROOTLESS_USER = "aishell-test"
-USER_AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"  # installed by tests/provision.yml
+# The test user's environment (tests/provision.yml): its interpreter and dependencies, under our wheel.
+USER_PYTHON, USER_DEPS = "/usr/bin/python3", "/opt/aishell-test/venv/bin/python"
 DISTROBOX = "aishell-bench"
 # Run by the test user's /usr/bin/python3 (it cannot read this checkout): times each command, prints JSON medians.
 USER_TIMER = """
@@ -217,10 +219,11 @@ print(json.dumps({
 
 
 def rootless_rows() -> list[str]:
+    user_aishell_run = installed_aishell_run(USER_PYTHON, USER_DEPS)  # as the test user would install it
     uid = subprocess.run(["id", "-u", ROOTLESS_USER], capture_output=True, text=True, check=True).stdout.strip()
     run = subprocess.run(
         ["su", ROOTLESS_USER, "-c", f"cd ~ && XDG_RUNTIME_DIR=/run/user/{uid} /usr/bin/python3 -c "
-         f"{shlex.quote(USER_TIMER)} {RUNS} {IMAGE} {USER_AISHELL_RUN} {DISTROBOX}"],
+         f"{shlex.quote(USER_TIMER)} {RUNS} {IMAGE} {user_aishell_run} {DISTROBOX}"],
         input=CONFIG.replace("engine: docker", "engine: podman"), capture_output=True, text=True,
     )
     if run.returncode != 0:
