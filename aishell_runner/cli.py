@@ -68,8 +68,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def entry() -> int:
     """The `aishell-run` command (pyproject.toml's script); main() is what tests call in the same process."""
     # A command either ends soon or waits on a child process (the sandbox): the cycle collector's thirty-odd passes
-    # during the imports (5 to 10 ms of a warm launch) free nothing, and reference counting frees the rest. A
-    # playbook's long in-process event handling turns it back on (playbook.py).
+    # during the imports (5 to 10 ms of a warm launch) free nothing, and reference counting frees the rest. Long
+    # work in this process turns it back on: a playbook's events (playbook.py), a content scan (scan/content.py).
     gc.disable()
     # The interpreter's last act is a full collection of every object the imports made (measured: 10 to 30 ms of a
     # warm launch), just before the process's memory goes anyway; frozen objects are left out of it. atexit's

@@ -19,6 +19,7 @@ another link names only that one); every other file keeps its cached result.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -142,6 +143,10 @@ def _collect(cache: _Cache, digest: str, relative: str, hits: dict[str, list[Hit
 
 def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
     """(digest, hits) for each file, in worker processes when there are many."""
+    if paths:
+        # Reading files may take minutes (a first scan of a large tree), here and in workers forked from here: the
+        # cycle collector is back on (cli.entry turns it off for a command's short start).
+        gc.enable()
     items = list(paths.items())
     chunks = [items[start:start + 100] for start in range(0, len(items), 100)]
     if len(items) < PARALLEL_FROM:

@@ -285,15 +285,19 @@ def test_a_commands_option_written_before_the_command_is_named_with_where_it_goe
     assert "--project belongs to a command" in err and "aishell-run claude --project" in err
 
 
-def test_the_command_runs_without_the_cycle_collector_and_a_playbook_turns_it_back_on(tmp_path) -> None:
+def test_the_command_runs_without_the_cycle_collector_and_long_work_turns_it_back_on(tmp_path) -> None:
     # In a process of its own: the command's entry point turns the collector off for the whole process.
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "empty.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
-    script = ("import gc, sys; from pathlib import Path; from aishell_runner import cli, playbook; "
+    (tmp_path / "notes.txt").write_text("password = 'not-so-secret-at-all'\n")
+    script = ("import gc, sys; from pathlib import Path; from aishell_runner import cli, playbook, scan; "
               "sys.argv = ['aishell-run', '--version']; code = cli.entry(); print(gc.isenabled()); "
+              "scan.scan_tree(Path.cwd(), content=False, cache_dir=Path('cache')); print(gc.isenabled()); "
+              "scan.scan_tree(Path.cwd(), cache_dir=Path('cache')); print(gc.isenabled()); gc.disable(); "
               "playbook.run_playbook('empty.yml', {}, root=Path.cwd()); "
               "print(gc.isenabled()); sys.exit(code)")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split()[-4:] == ["aishell-run", __version__, "False", "True"]
+    # Off from the start; still off after a scan of names only; on once file contents are read, and for a playbook.
+    assert run.stdout.split()[-6:] == ["aishell-run", __version__, "False", "False", "True", "True"]
