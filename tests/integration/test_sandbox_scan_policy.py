@@ -16,9 +16,12 @@ AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, but planted as one\n-----END OPENSSH PRIVATE KEY-----\n"
 
 
-@pytest.fixture
-def state(tmp_path):
-    return tmp_path / "state"
+# One state directory for the module, as test_sandbox_launch.py has: the egress proxy (one per engine and user)
+# mounts its directories from it, so a state directory of each test's own made each launch a cold one that
+# made the proxy anew (about a minute each on CI's 2 cores). Each test reads its own project's audit entries.
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    return tmp_path_factory.mktemp("state")
 
 
 def make_project(tmp_path: Path, extra_config: str = "", runtime: str = "runc") -> Path:
@@ -38,8 +41,10 @@ def aishell(project, state, *args):
                           stdin=subprocess.DEVNULL)
 
 
-def audit(state):
-    return [json.loads(line) for line in (state / "aishell" / "audit.jsonl").read_text().splitlines()]
+def audit(state, project):
+    """The audit log's entries of `project` (each test's project is its own)."""
+    entries = [json.loads(line) for line in (state / "aishell" / "audit.jsonl").read_text().splitlines()]
+    return [entry for entry in entries if entry["project"] == str(project)]
 
 
 def test_a_high_finding_refuses_a_non_interactive_launch_with_status_3(tmp_path, state):
@@ -51,7 +56,7 @@ def test_a_high_finding_refuses_a_non_interactive_launch_with_status_3(tmp_path,
     assert "Traceback" not in run.stderr
     assert not (project / "started").exists()
     assert our_containers(project) == []
-    [entry] = audit(state)
+    [entry] = audit(state, project)
     assert entry["decision"] == "refused (not interactive)"
     assert entry["project"] == str(project)
     assert {f["rule"] for f in entry["findings"]} >= {"ssh-private-key"}
@@ -62,7 +67,7 @@ def test_accept_findings_launches_and_the_decision_is_logged(tmp_path, state):
     run = aishell(project, state, "exec", "--accept-findings", "--", "cat", "id_ed25519")
     assert run.returncode == 0, run.stderr
     assert run.stdout == KEY
-    assert audit(state)[-1]["decision"] == "accepted (--accept-findings)"
+    assert audit(state, project)[-1]["decision"] == "accepted (--accept-findings)"
 
 
 def test_an_allowlisted_fingerprint_does_not_block(tmp_path, state):
@@ -127,6 +132,6 @@ def test_the_prompt_at_a_terminal(tmp_path, state, answer, status, seen, decisio
     assert child.exitstatus == status, output
     if seen:
         assert seen in output
-    assert audit(state)[-1]["decision"] == decision
+    assert audit(state, project)[-1]["decision"] == decision
     assert our_containers(project) == []
     assert (project / "id_ed25519").read_text() == KEY
