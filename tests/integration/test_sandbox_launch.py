@@ -205,16 +205,6 @@ def test_plan_names_variables_but_never_prints_their_values(project, state):
     assert SECRET not in run.stdout
 
 
-def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, state, tmp_path):
-    fresh = tmp_path / "fresh-state"  # a cold launch, so Ansible runs and leaves artifacts
-    run = aishell(project, fresh, "exec", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY" && echo key-inside',
-                  env_extra={"ANTHROPIC_API_KEY": SECRET})
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "key-inside"
-    leaked = subprocess.run(["grep", "-rl", SECRET, str(fresh)], capture_output=True, text=True)
-    assert leaked.stdout == ""
-
-
 def test_pre_start_commands_run_before_the_command(project, state):
     config = project / ".aishell" / "config.yaml"
     original = config.read_text()
@@ -241,3 +231,15 @@ def test_the_docker_socket_answers_as_the_docker_client_does(project, state):
         assert by_socket is not None and [d["Id"] for d in by_socket] == [d["Id"] for d in by_client]
     assert docker.inspect("network", "bridge", "aishell-no-such-network") is None
     assert Engine.inspect(docker, "network", "bridge", "aishell-no-such-network") is None
+
+
+# Last in the module: its cold launch, in a state directory of its own, makes the egress proxy anew (the proxy
+# mounts the state's directories); a launch after it in the module's state would make it anew again.
+def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, state, tmp_path):
+    fresh = tmp_path / "fresh-state"  # a cold launch, so Ansible runs and leaves artifacts
+    run = aishell(project, fresh, "exec", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY" && echo key-inside',
+                  env_extra={"ANTHROPIC_API_KEY": SECRET})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "key-inside"
+    leaked = subprocess.run(["grep", "-rl", SECRET, str(fresh)], capture_output=True, text=True)
+    assert leaked.stdout == ""
