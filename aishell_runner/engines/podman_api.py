@@ -28,7 +28,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from . import unix_http
@@ -165,18 +165,11 @@ def _storage_roots(storage_conf: list[str]) -> list[str]:
     else:
         data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
         roots = [os.path.join(data, "containers", "storage")]
-    for path in storage_conf:
-        try:
-            with open(path, "rb") as file:
-                text = file.read()
-        except OSError:  # missing, or a drop-in folder
-            continue
-        for line in text.splitlines() if b"root" in text else ():
-            key, equals, value = line.partition(b"=")
-            if equals and key.strip() in (b"graphroot", b"rootless_storage_path"):
-                root = os.fsdecode(value.partition(b"#")[0].strip().strip(b"\"'"))
-                roots.append(os.path.expanduser(root.replace("$UID", str(os.geteuid()))
-                                                .replace("$HOME", os.path.expanduser("~"))))
+    for key, value in _assignments(storage_conf, b"root"):
+        if key in (b"graphroot", b"rootless_storage_path"):
+            root = os.fsdecode(value.strip(b"\"'"))
+            roots.append(os.path.expanduser(root.replace("$UID", str(os.geteuid()))
+                                            .replace("$HOME", os.path.expanduser("~"))))
     return roots
 
 
@@ -202,20 +195,25 @@ def _signature(path: str) -> str | None:
 
 
 def _remote(conf: list[str]) -> bool:
-    """Whether containers.conf makes `podman` a remote client (`[engine] remote = true`)."""
-    for path in conf:
+    """Whether containers.conf makes `podman` a remote client (`[engine] remote = true`: the only table with
+    that key)."""
+    return any(key == b"remote" and value == b"true" for key, value in _assignments(conf, b"remote"))
+
+
+def _assignments(paths: list[str], word: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Each `key = value` line (comment cut) of the files that hold `word` at all: Podman's TOML read as plain
+    lines, best effort (a TOML parser or a regular expression would cost every launch its import or compilation).
+    Missing files and drop-in folders are passed over."""
+    for path in paths:
         try:
             with open(path, "rb") as file:
                 text = file.read()
-        except OSError:  # missing, or a drop-in folder
+        except OSError:
             continue
-        # A line `remote = true` (TOML, in [engine]: the only table with that key); a regular expression would
-        # cost every launch its compilation.
-        for line in text.splitlines() if b"remote" in text else ():
+        for line in text.splitlines() if word in text else ():
             key, equals, value = line.partition(b"=")
-            if equals and key.strip() == b"remote" and value.partition(b"#")[0].strip() == b"true":
-                return True
-    return False
+            if equals:
+                yield key.strip(), value.partition(b"#")[0].strip()
 
 
 def _runtime_directory() -> str | None:
