@@ -24,7 +24,7 @@ from .egress import ENV_NAMES as PROXY_ENV_NAMES
 from .engines.base import Engine, env_options
 from .git_protection import protected_paths
 from .paths import role_plugin
-from .project import GIT_LOCATION_VARIABLES, outside_git
+from .project import GIT_LOCATION_VARIABLES, no_git_above
 from .session import session_argv, session_command
 
 TERMINAL_ENV = ["TERM", "COLORTERM", "LANG", "LC_ALL"]
@@ -178,7 +178,7 @@ def git_identity_env(project: Path) -> dict[str, str]:
 def git_common_dir(project: Path) -> Path | None:
     """For a git worktree, the shared .git directory that lives outside the project."""
     if not GIT_LOCATION_VARIABLES & os.environ.keys() and (
-            ((project / ".git").is_dir() and not (project / ".git" / "commondir").exists()) or outside_git(project)):
+            ((project / ".git").is_dir() and not (project / ".git" / "commondir").exists()) or no_git_above(project)):
         return None  # a repository's own .git as git would find it, or no repository: no git process to ask
     run = subprocess.run(["git", "-C", str(project), "rev-parse", "--path-format=absolute", "--git-common-dir"],
                          capture_output=True, text=True)

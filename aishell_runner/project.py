@@ -25,7 +25,7 @@ GIT_LOCATION_VARIABLES = frozenset(("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"
 
 def git_toplevel(start: Path) -> Path:
     """The top of the git work tree holding `start`, or `start` itself outside git."""
-    if not GIT_LOCATION_VARIABLES & os.environ.keys() and (os.path.lexists(start / ".git") or outside_git(start)):
+    if not GIT_LOCATION_VARIABLES & os.environ.keys() and (os.path.lexists(start / ".git") or no_git_above(start)):
         # git looks for `.git` in `start` first, then in each directory above: it would answer `start` either way
         # (a repository's own top; or no repository), and a launch is spared the process.
         return start
@@ -33,8 +33,7 @@ def git_toplevel(start: Path) -> Path:
     return Path(run.stdout.strip()) if run.returncode == 0 else start
 
 
-def outside_git(start: Path) -> bool:
-    """Whether git would find no repository for `start`: no `.git` in it or in any directory above it, and no
-    variable that points git elsewhere."""
-    return not GIT_LOCATION_VARIABLES & os.environ.keys() and not any(
-        os.path.lexists(directory / ".git") for directory in (start, *start.parents))
+def no_git_above(start: Path) -> bool:
+    """Whether there is no `.git` in `start` or in any directory above it: then git, unless a variable
+    (GIT_LOCATION_VARIABLES) points it elsewhere, finds no repository there."""
+    return not any(os.path.lexists(directory / ".git") for directory in (start, *start.parents))

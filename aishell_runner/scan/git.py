@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ..cache_files import save_json
+from ..project import GIT_LOCATION_VARIABLES
 from .findings import Finding
 from .walk import tree_cache
 
@@ -73,7 +74,7 @@ def _index_key(root: str) -> list[int] | None:
     """The stat of the index git reads for `root` when `root` is the top of a work tree with an ordinary `.git`
     directory; None where finding it would take git itself (a linked worktree, a subdirectory, GIT_DIR or
     GIT_INDEX_FILE set): those ask ls-files every time."""
-    if any(name in os.environ for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR")):
+    if (GIT_LOCATION_VARIABLES | {"GIT_INDEX_FILE"}) & os.environ.keys():
         return None
     try:
         index = os.stat(os.path.join(root, ".git", "index"))
