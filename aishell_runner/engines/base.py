@@ -7,8 +7,10 @@ import json
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import EXIT_ENGINE_UNAVAILABLE, AishellError
+from . import unix_http
 
 LABEL_PREFIX = "org.aishell"
 # Seconds an engine may take to answer one of our calls (an inspect, a listing, a removal): longer means
@@ -25,6 +27,7 @@ class Engine:
     name: str
     version_format = "{{.Server.Version}}"  # `version --format`: the engine's own version
     storage_format = "{{.Driver}} {{.DockerRootDir}}"  # `info --format`: storage driver and where it keeps images
+    service_endpoints: ClassVar[dict[str, str]] = {}  # kind -> its inspect path, `{}` the name
 
     def run(self, *args: str, timeout: float = ENGINE_TIMEOUT, env: Mapping[str, str] | None = None,
             ) -> subprocess.CompletedProcess[str]:
@@ -90,6 +93,26 @@ class Engine:
         """The inspect documents of those of `names` the engine has, by name, asked of its own service over a
         socket (the same documents its client prints, without starting the client); None where the client must
         be asked instead. A service that does not answer within ENGINE_TIMEOUT is an error (_hung)."""
+        path = self.service_socket()
+        if path is None:
+            return None
+        try:
+            return unix_http.documents(path, self.service_endpoints[kind], names, ENGINE_TIMEOUT)
+        except TimeoutError:
+            raise self._hung([self.name, kind, "inspect", *names], ENGINE_TIMEOUT) from None
+        except (FileNotFoundError, ConnectionRefusedError):
+            self.service_absent(path)
+        except (OSError, ValueError):
+            pass  # not ours to connect to (permissions), or an answer we cannot read: the client's is the one we know
+        return None
+
+    def service_socket(self) -> str | None:
+        """The socket of the engine's service that from_service asks (its inspect paths: service_endpoints);
+        None where only the client may be asked."""
+        return None
+
+    def service_absent(self, path: str) -> None:
+        """Nothing listens at `path` (the client answers this call)."""
         return None
 
     def keeps_user_id(self) -> bool:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from . import docker_api
-from .base import ENGINE_TIMEOUT, Engine
+from .base import Engine
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 
@@ -19,20 +19,14 @@ DAEMON_JSON = Path("/etc/docker/daemon.json")
 class Docker(Engine):
     name = "docker"
 
-    def from_service(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
-        """The documents the daemon has, asked over its socket (docker_api.py); None where the client must be
-        asked instead: another daemon chosen (DOCKER_HOST, a context), or no answer to read."""
+    service_endpoints = docker_api.ENDPOINTS
+
+    def service_socket(self) -> str | None:
+        # The daemon's own socket (docker_api.py), where the client would talk to it too: not for another daemon
+        # chosen (DOCKER_HOST, a context).
         from . import _local_docker_socket  # here: the package imports this module
 
-        path = _local_docker_socket()
-        if path is None:
-            return None
-        try:
-            return docker_api.inspect(path, kind, names, ENGINE_TIMEOUT)
-        except TimeoutError:
-            raise self._hung(["docker", kind, "inspect", *names], ENGINE_TIMEOUT) from None
-        except (OSError, ValueError):
-            return None  # not ours to connect to (permissions), or not the daemon: the client says why
+        return _local_docker_socket()
 
     def has_runtime(self, runtime: str) -> bool:
         # The daemon's registered runtimes (daemon.json's `runtimes`, --add-runtime), by name.

@@ -38,21 +38,13 @@ class Podman(Engine):
     def __init__(self) -> None:
         self._stored: dict[str, list[str]] = {}  # session -> the secrets pass_env created for it
 
-    def from_service(self, kind: str, names: tuple[str, ...]) -> dict[str, dict] | None:
-        """The documents asked of our own Podman service (podman_api.py), started here when none answers for
-        this configuration (the client answers this call); None where the client must be asked."""
-        path = podman_api.socket_path()
-        if path is None:
-            return None
-        try:
-            return podman_api.inspect(path, kind, names, ENGINE_TIMEOUT)
-        except TimeoutError:
-            raise self._hung(["podman", kind, "inspect", *names], ENGINE_TIMEOUT) from None
-        except (FileNotFoundError, ConnectionRefusedError):
-            podman_api.start(path)  # for the launches after this one
-        except (OSError, ValueError):
-            pass  # an answer we cannot read: the client's is the one we know
-        return None
+    service_endpoints = podman_api.ENDPOINTS
+
+    def service_socket(self) -> str | None:
+        return podman_api.socket_path()  # our own Podman service's, for this configuration (podman_api.py)
+
+    def service_absent(self, path: str) -> None:
+        podman_api.start(path)  # for the launches after this one
 
     def keeps_user_id(self) -> bool:
         # keep-id maps the user to the same UID/GID inside and writes its passwd entry, so files created

@@ -28,7 +28,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from . import unix_http
@@ -47,15 +47,6 @@ CONFIG_ENV = ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR", "CO
               "CONTAINERS_CONF_OVERRIDE", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF",
               "REGISTRIES_CONFIG_PATH", "STORAGE_DRIVER", "STORAGE_OPTS", "TMPDIR")
 SUN_PATH_MAX = 107  # a Unix socket's path, in bytes, without its terminating NUL
-
-
-def inspect(path: str, kind: str, names: Iterable[str], timeout: float) -> dict[str, dict]:
-    """The inspect document of each of `names` (images, containers or networks) the service has, by name.
-
-    Raises FileNotFoundError or ConnectionRefusedError when no service listens (start() one), another OSError
-    (TimeoutError when it does not answer in `timeout`) when it cannot be asked, and ValueError for an answer
-    that is not an inspect document."""
-    return unix_http.documents(path, ENDPOINTS[kind], names, timeout)
 
 
 def create_secret(path: str, name: str, value: bytes, timeout: float) -> None:

@@ -164,7 +164,7 @@ def test_a_socket_that_is_not_the_daemon_leaves_the_question_to_the_client(tmp_p
 
 def test_a_daemon_that_does_not_answer_on_its_socket_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix://" + _daemon_socket(tmp_path, None))
-    monkeypatch.setattr("aishell_runner.engines.docker.ENGINE_TIMEOUT", 0.5)
+    monkeypatch.setattr("aishell_runner.engines.base.ENGINE_TIMEOUT", 0.5)
     with pytest.raises(AishellError, match="docker did not answer `docker image inspect localhost/a:1") as hung:
         Docker().image_labels("localhost/a:1")
     assert hung.value.exit_code == 4

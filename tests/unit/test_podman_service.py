@@ -196,7 +196,7 @@ def test_a_service_that_does_not_answer_is_named_and_a_wrong_answer_goes_to_the_
                 connection.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    monkeypatch.setattr("aishell_runner.engines.podman.ENGINE_TIMEOUT", 0.5)
+    monkeypatch.setattr("aishell_runner.engines.base.ENGINE_TIMEOUT", 0.5)
     with pytest.raises(AishellError, match="podman did not answer `podman image inspect localhost/a:1") as hung:
         Podman().image_labels("localhost/a:1")
     assert hung.value.exit_code == 4 and _calls(podman) == []
