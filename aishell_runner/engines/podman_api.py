@@ -84,9 +84,11 @@ def socket_path() -> str | None:
     files = [podman, *conf, *others, *_storage_roots(others)]
     # A file that is missing is left out, and XDG_CONFIG_HOME with it (it only says where the user's files are):
     # launches whose settings name different homes for them, none of which holds Podman's files, share a service.
+    # A file is named by its resolved path: homes whose `containers` links to one folder share a service too.
     identity = [str(os.geteuid()), *(f"{name}={os.environ.get(name)}" for name in CONFIG_ENV
                                      if name != "XDG_CONFIG_HOME"),
-                *(f"{path} {signature}" for path in files if (signature := _signature(path)) is not None)]
+                *(f"{os.path.realpath(path)} {signature}" for path in files
+                  if (signature := _signature(path)) is not None)]
     key = hashlib.sha256("\n".join(identity).encode(errors="surrogateescape")).hexdigest()[:16]
     path = os.path.join(directory, DIRECTORY, f"{key}.sock")
     return path if len(os.fsencode(path)) <= SUN_PATH_MAX else None

@@ -244,6 +244,16 @@ def test_the_socket_is_named_for_the_configuration_and_remote_podman_keeps_its_c
     sixth = podman_api.socket_path()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "yet-another-config"))
     assert podman_api.socket_path() == sixth != fifth
+    # Homes whose `containers` links to one folder (each of CI's test sandboxes has its own home): one service.
+    for home in ("linked-config", "other-linked-config"):
+        (tmp_path / home).mkdir()
+        (tmp_path / home / "containers").symlink_to(storage.parent)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "linked-config"))
+    linked = podman_api.socket_path()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-linked-config"))
+    assert podman_api.socket_path() == linked != sixth
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert podman_api.socket_path() == linked  # the folder itself
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
     (storage.parent / "containers.conf").write_text("[engine]\n  remote = true\n")
