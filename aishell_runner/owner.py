@@ -39,15 +39,20 @@ def boot_id() -> str:
 
 
 class Guard:
-    """The watchdog and record of one session (see the module's docstring)."""
+    """The record of one session, written before its engine client starts, and its watchdog (watch), started
+    once the client runs: the client's start is what a launch waits for, and the record covers the moment
+    between (see the module's docstring)."""
 
     def __init__(self, name: str, cleanup: list[list[str]]):
         self.record = records_dir() / f"{name}.json"
         self.record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        owner = os.getpid()
-        self.record.write_text(json.dumps({"owner": owner, "boot": boot_id(), "cleanup": cleanup}))
-        steps = "; ".join(f"{shlex.join(step)} >/dev/null 2>&1" for step in cleanup)
-        script = (f"while kill -0 {owner} 2>/dev/null; do sleep {POLL_SECONDS}; done; {steps}; "
+        self.cleanup = cleanup
+        self.record.write_text(json.dumps({"owner": os.getpid(), "boot": boot_id(), "cleanup": cleanup}))
+        self.watchdog: subprocess.Popen | None = None
+
+    def watch(self) -> None:
+        steps = "; ".join(f"{shlex.join(step)} >/dev/null 2>&1" for step in self.cleanup)
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep {POLL_SECONDS}; done; {steps}; "
                   f"rm -f {shlex.quote(str(self.record))}")
         self.watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True,
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -55,8 +60,9 @@ class Guard:
 
     def release(self) -> None:
         """The session ended here, cleaned up by the wrapper: no watchdog, no record."""
-        self.watchdog.kill()
-        self.watchdog.wait()
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
         self.record.unlink(missing_ok=True)
 
 

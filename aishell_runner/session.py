@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .egress import GATE_CLIENT
@@ -65,8 +65,10 @@ class _Stop(Exception):
         self.signum = signum
 
 
-def run_session(engine: Engine, argv: list[str], name: str, env: Mapping[str, str]) -> int:
-    """Run `argv` (an `engine run` for container `name`); returns the sandboxed command's exit status."""
+def run_session(engine: Engine, argv: list[str], name: str, env: Mapping[str, str],
+                started: Callable[[], None] | None = None) -> int:
+    """Run `argv` (an `engine run` for container `name`); returns the sandboxed command's exit status.
+    `started` runs once the engine client has started (what can wait for it: the client's start cannot)."""
 
     def stop(signum, _frame):
         raise _Stop(signum)
@@ -76,6 +78,8 @@ def run_session(engine: Engine, argv: list[str], name: str, env: Mapping[str, st
     ended_normally = False
     try:
         child = subprocess.Popen(argv, env=dict(env))
+        if started is not None:
+            started()
         status = child.wait()
         ended_normally = True
         return status

@@ -315,7 +315,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         forget = [["rm", "-f", str(ready.egress.clients / registration.address),
                    str(credentials.session_file(ready.egress.broker_dir, name))]] if registration else []
         guard = owner.Guard(name, [*engine.cleanup_steps(name), *forget])
-        status = run_session(engine, argv, name, env)
+        status = run_session(engine, argv, name, env, started=guard.watch)
     finally:
         if guard is not None:
             guard.release()

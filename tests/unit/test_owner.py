@@ -30,7 +30,7 @@ def test_a_killed_wrapper_is_cleaned_up_after_by_its_watchdog(tmp_path):
     marker = tmp_path / "cleaned"
     # A stand-in wrapper: it guards a session, then is killed outright before it can clean up.
     code = ("import sys, time; from aishell_runner import owner; owner.POLL_SECONDS = 0.1; "
-            f"owner.Guard('s1', [['touch', {str(marker)!r}]]); print('guarded', flush=True); time.sleep(60)")
+            f"owner.Guard('s1', [['touch', {str(marker)!r}]]).watch(); print('guarded', flush=True); time.sleep(60)")
     wrapper = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ)
     assert wrapper.stdout.readline().strip() == "guarded"
     assert (owner.records_dir() / "s1.json").exists() and not marker.exists()
@@ -43,6 +43,7 @@ def test_a_killed_wrapper_is_cleaned_up_after_by_its_watchdog(tmp_path):
 def test_a_session_that_ends_normally_leaves_no_watchdog_and_no_record(tmp_path):
     marker = tmp_path / "cleaned"
     guard = owner.Guard("s2", [["touch", str(marker)]])
+    guard.watch()
     guard.release()
     assert guard.watchdog.poll() is not None
     assert list(owner.records_dir().iterdir()) == []
@@ -70,3 +71,17 @@ def test_records_of_dead_owners_or_an_earlier_boot_are_reaped_live_ones_kept(tmp
 
 def test_no_records_no_work():
     assert owner.reap_orphans() == []
+
+
+def test_the_record_comes_before_the_client_and_the_watchdog_once_it_runs(tmp_path):
+    from aishell_runner.engines.docker import Docker
+    from aishell_runner.session import run_session
+
+    guard = owner.Guard("s3", [["touch", str(tmp_path / "cleaned")]])
+    assert (owner.records_dir() / "s3.json").exists() and guard.watchdog is None  # a kill now: a later launch reaps
+    seen = []
+    status = run_session(Docker(), ["sh", "-c", "exit 3"], "s3", os.environ,
+                         started=lambda: seen.append(guard.watch() or guard.watchdog.poll()))
+    assert status == 3 and seen == [None]  # the watchdog ran beside the client
+    guard.release()
+    assert guard.watchdog.poll() is not None and not (owner.records_dir() / "s3.json").exists()
