@@ -183,7 +183,9 @@ ROOTLESS_USER = "aishell-test"
 # The test user's environment (tests/provision.yml): its interpreter and dependencies, under our wheel.
 USER_PYTHON, USER_DEPS = "/usr/bin/python3", "/opt/aishell-test/venv/bin/python"
 DISTROBOX = "aishell-bench"
-# Run by the test user's /usr/bin/python3 (it cannot read this checkout): times each command, prints JSON medians.
+USER_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"  # /etc/login.defs ENV_PATH: a user's login PATH
+# Run by the test user's /usr/bin/python3 (it cannot read this checkout): times the commands in turns, prints
+# JSON medians.
 USER_TIMER = """
 import json, os, statistics, subprocess, sys, tempfile, time
 runs, image, aishell, box = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -210,12 +212,13 @@ timed([aishell, "exec", "--", "true"], 1)  # converge: images (the box's too, on
 if subprocess.run(["podman", "container", "exists", box]).returncode:  # kept from an earlier run otherwise
     subprocess.run(["distrobox", "create", "--yes", "-n", box, "-i", image], capture_output=True, check=True)
 timed(["distrobox", "enter", box, "--", "true"], 1)  # its first enter sets the container up
-print(json.dumps({
-    "aishell": timed([aishell, "exec", "--", "true"], runs),
-    "flags": timed(sandbox_flags_argv(project, image), runs),
-    "podman": timed(["podman", "run", "--rm", image, "true"], runs),
-    "distrobox": timed(["distrobox", "enter", box, "--", "true"], runs),
-}))
+commands = {"aishell": [aishell, "exec", "--", "true"], "flags": sandbox_flags_argv(project, image),
+            "podman": ["podman", "run", "--rm", image, "true"], "distrobox": ["distrobox", "enter", box, "--", "true"]}
+samples = {key: [] for key in commands}
+for _ in range(runs):  # in turns: a busy moment hits each command
+    for key, argv in commands.items():
+        samples[key].append(timed(argv, 1))
+print(json.dumps({key: statistics.median(values) for key, values in samples.items()}))
 """
 
 
@@ -223,7 +226,9 @@ def rootless_rows() -> list[str]:
     user_aishell_run = installed_aishell_run(USER_PYTHON, USER_DEPS)  # as the test user would install it
     uid = subprocess.run(["id", "-u", ROOTLESS_USER], capture_output=True, text=True, check=True).stdout.strip()
     run = subprocess.run(
-        ["su", ROOTLESS_USER, "-c", f"cd ~ && XDG_RUNTIME_DIR=/run/user/{uid} /usr/bin/python3 -c "
+        # The user's own PATH, not root's (su keeps the caller's): every command looked up would first try
+        # root's folders, which the user cannot open.
+        ["su", ROOTLESS_USER, "-c", f"cd ~ && PATH={USER_PATH} XDG_RUNTIME_DIR=/run/user/{uid} /usr/bin/python3 -c "
          f"{shlex.quote(USER_TIMER)} {RUNS} {IMAGE} {user_aishell_run} {DISTROBOX}"],
         input=CONFIG.replace("engine: docker", "engine: podman"), capture_output=True, text=True,
     )
