@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from .engines.base import Engine
     from .settings import Settings
 
-INPUTS_LABEL = "org.aishell.inputs"
-
-
 def _filters() -> ModuleType:
     return role_plugin("sandbox_image", "image_inputs.py")
 
@@ -118,11 +115,10 @@ class Freshness(NamedTuple):
 
 
 class Wanted(NamedTuple):
-    """One image the settings want, by its name, its own tag and its inputs' hash."""
+    """One image the settings want, by its name and its own tag."""
 
     name: str  # as set (`localhost/aishell-foundation:latest`): an alias of the one wanted last
-    image: str  # its own tag, NAME:HASH16: what sandboxes run
-    inputs: str  # the hash of its inputs, which its label must hold
+    image: str  # its own tag, NAME:HASH16 (the start of its inputs' hash): what sandboxes run
 
 
 def wanted_images(settings: dict[str, Any], foundation: str) -> dict[str, Wanted]:
@@ -132,7 +128,7 @@ def wanted_images(settings: dict[str, Any], foundation: str) -> dict[str, Wanted
         wanted["egress"] = egress_hash(foundation)
     if settings.get("sandbox_image_extension_dockerfile"):
         wanted["extension"] = extension_hash(foundation, Path(settings["sandbox_image_extension_dockerfile"]))
-    return {kind: Wanted(settings[f"sandbox_image_{kind}_name"], own_tag(settings, kind, inputs), inputs)
+    return {kind: Wanted(settings[f"sandbox_image_{kind}_name"], own_tag(settings, kind, inputs))
             for kind, inputs in wanted.items()}
 
 
@@ -142,11 +138,12 @@ def own_tag(settings: dict[str, Any], kind: str, inputs: str) -> str:
 
 
 def check(engine: Engine, settings: dict[str, Any], wanted: str | None = None) -> Freshness:
-    """Compare the wanted inputs' hashes with the labels of the images the engine has (one engine call).
+    """Whether the engine has each wanted image's own tag (one engine call). The tag holds its inputs' hash, and
+    the role gives it only to an image whose label holds that hash: so an image under its own tag is current.
     `wanted`: the foundation's hash when the caller has it already."""
     images = wanted_images(settings, wanted or foundation_hash(settings))
-    labels = engine.image_labels(*(image.image for image in images.values()))
-    current = {kind: labels.get(image.image, {}).get(INPUTS_LABEL) == image.inputs for kind, image in images.items()}
+    present = engine.images_present(*(image.image for image in images.values()))
+    current = {kind: image.image in present for kind, image in images.items()}
     return Freshness(current["foundation"], current["foundation"] and current["extension"]
                      if "extension" in current else None, current.get("egress"))
 

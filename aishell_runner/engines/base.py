@@ -57,20 +57,18 @@ class Engine:
         driver, _, root = self.run("info", "--format", self.storage_format).stdout.strip().partition(" ")
         return driver, root
 
-    def image_labels(self, *images: str) -> dict[str, dict[str, str]]:
-        """The labels of each of `images` the engine has, by the name asked for: from the engine's service
-        (from_service), else one client call for them all (the engine answers for those it has, in no order to
-        rely on: each answer carries the image's names)."""
-        answered = self.from_service("image", images)
+    def images_present(self, *images: str) -> set[str]:
+        """Those of `images` (names with a tag) the engine has: from the engine's service (from_service), else one
+        client call for them all (the engine answers for those it has, in no order to rely on: each answer
+        carries the image's names)."""
+        answered = self.from_service("image present", images)
         if answered is not None:
-            return {name: (document.get("Config") or {}).get("Labels") or {} for name, document in answered.items()}
-        run = self.run("image", "inspect", "--format", "{{json .RepoTags}}\t{{json .Config.Labels}}", *images)
-        found: dict[str, dict[str, str]] = {}
+            return set(answered)
+        run = self.run("image", "inspect", "--format", "{{json .RepoTags}}", *images)
+        found: set[str] = set()
         for line in run.stdout.splitlines():
-            tags, _, labels = line.partition("\t")
             with contextlib.suppress(ValueError, TypeError):
-                for name in set(json.loads(tags) or ()) & set(images):
-                    found[name] = json.loads(labels or "null") or {}
+                found |= set(json.loads(line) or ()) & set(images)
         return found
 
     def inspect(self, kind: str, *names: str) -> list[dict] | None:
@@ -99,7 +97,8 @@ class Engine:
         try:
             return unix_http.documents(path, self.service_endpoints[kind], names, ENGINE_TIMEOUT)
         except TimeoutError:
-            raise self._hung([self.name, kind, "inspect", *names], ENGINE_TIMEOUT) from None
+            # Named as the client's call that answers the same ("image present": an image inspect).
+            raise self._hung([self.name, kind.partition(" ")[0], "inspect", *names], ENGINE_TIMEOUT) from None
         except (FileNotFoundError, ConnectionRefusedError):
             self.service_absent(path)
         except (OSError, ValueError):

@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 def documents(path: str, template: str, names: Iterable[str], timeout: float) -> dict[str, dict]:
     """The JSON document at `template` (a target with `{}` for the name) of each of `names` the service has, by
-    name; a 404 is a name it does not have.
+    name; a 404 is a name it does not have, a 204 (an endpoint that only tells whether it has it) one it has,
+    with no document ({}).
 
     Raises OSError (TimeoutError when it does not answer in `timeout`) when the service cannot be asked or answers
     anything else, and ValueError for an answer that is not a JSON object."""
@@ -20,6 +21,9 @@ def documents(path: str, template: str, names: Iterable[str], timeout: float) ->
     for name in names:
         status, body = get(path, template.format(quote(name, safe="/:@")), timeout)
         if status == 404:
+            continue
+        if status == 204:
+            found[name] = {}
             continue
         if status != 200:
             raise OSError(f"the engine's service answered {status}")

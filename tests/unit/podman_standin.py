@@ -2,8 +2,8 @@
 on the Unix socket given as `unix://PATH`, after recording its pid, session, working directory and environment in
 the file given second.
 
-Knows containers `proxy` and `broker`, image `localhost/a:1`, and answers /_ping; stores, shows and removes
-secrets.
+Knows containers `proxy` and `broker`, image `localhost/a:1` (its inspect, and whether it exists), and answers
+/_ping; stores, shows and removes secrets.
 """
 
 import json
@@ -19,6 +19,7 @@ DOCUMENTS = {
     "/v4.0.0/libpod/images/localhost/a:1/json": {"Id": "a", "Config": {"Labels": {"k": "v"}}},
     "/_ping": "OK",
 }
+PRESENT = {"/v4.0.0/libpod/images/localhost/a:1/exists"}  # answered 204, with no body, as Podman does
 
 
 def main() -> None:
@@ -45,6 +46,8 @@ def main() -> None:
                 document = {"Name": name, "Value": secrets[name]} if name in secrets else None
             status = "200 OK" if document is not None else "404 Not Found"
             answer = json.dumps(document if document is not None else {"cause": "no such object"})
+            if target in PRESENT:
+                status, answer = "204 No Content", ""
             connection.sendall(f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\n\r\n{answer}".encode())
 
 

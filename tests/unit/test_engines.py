@@ -109,7 +109,7 @@ def test_an_engine_that_does_not_answer_is_reported_with_its_own_reason_and_fix(
 def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(AishellError, match="podman is not installed") as missing:
-        Podman().image_labels("img")
+        Podman().images_present("img")
     assert missing.value.exit_code == 4 and "bootstrap" in missing.value.hint
     (tmp_path / "docker").write_text("#!/bin/sh\nexec sleep 30\n")
     (tmp_path / "docker").chmod(0o755)
@@ -118,17 +118,17 @@ def test_every_engine_call_names_an_engine_that_is_missing_or_hangs(tmp_path, mo
         Docker().run("ps", "--all", "--format", "{{json .}}", timeout=0.5)
 
 
-def test_an_image_the_engine_does_not_have_has_no_labels(tmp_path, monkeypatch):
+def test_the_images_the_engine_has_are_told_from_those_it_lacks(tmp_path, monkeypatch):
     # As Docker and Podman answer an inspect of several images: a line for each one found, whatever the order
     # asked, an error for each one missing.
     (tmp_path / "docker").write_text(
-        '#!/bin/sh\necho \'["localhost/b:1","b:latest"]\t{"org.aishell.inputs":"h2"}\'\n'
-        'echo \'["localhost/a:1"]\tnull\'\necho "Error: No such image: localhost/nothing:1" >&2\nexit 1\n')
+        '#!/bin/sh\necho \'["localhost/b:1","b:latest"]\'\necho \'null\'\necho \'["localhost/a:1"]\'\n'
+        'echo "Error: No such image: localhost/nothing:1" >&2\nexit 1\n')
     (tmp_path / "docker").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")  # the client is asked, not a socket
-    assert Docker().image_labels("localhost/nothing:1", "localhost/a:1", "localhost/b:1") == {
-        "localhost/a:1": {}, "localhost/b:1": {"org.aishell.inputs": "h2"}}
+    assert Docker().images_present("localhost/nothing:1", "localhost/a:1", "localhost/b:1") == {
+        "localhost/a:1", "localhost/b:1"}
 
 
 def _daemon_socket(tmp_path, answer: bytes | None) -> str:
@@ -155,16 +155,16 @@ def _daemon_socket(tmp_path, answer: bytes | None) -> str:
 
 
 def test_a_socket_that_is_not_the_daemon_leaves_the_question_to_the_client(tmp_path, monkeypatch):
-    (tmp_path / "docker").write_text("#!/bin/sh\necho '[\"localhost/a:1\"]\t{\"k\":\"v\"}'\n")
+    (tmp_path / "docker").write_text("#!/bin/sh\necho '[\"localhost/a:1\"]'\n")
     (tmp_path / "docker").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_HOST", "unix://" + _daemon_socket(tmp_path, b"SSH-2.0-not-http\r\n"))
-    assert Docker().image_labels("localhost/a:1") == {"localhost/a:1": {"k": "v"}}
+    assert Docker().images_present("localhost/a:1") == {"localhost/a:1"}
 
 
 def test_a_daemon_that_does_not_answer_on_its_socket_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix://" + _daemon_socket(tmp_path, None))
     monkeypatch.setattr("aishell_runner.engines.base.ENGINE_TIMEOUT", 0.5)
     with pytest.raises(AishellError, match="docker did not answer `docker image inspect localhost/a:1") as hung:
-        Docker().image_labels("localhost/a:1")
+        Docker().images_present("localhost/a:1")
     assert hung.value.exit_code == 4

@@ -155,15 +155,15 @@ def test_a_from_of_the_foundations_name_becomes_a_from_of_its_own_tag():
         "FROM localhost/aishell-foundation:latest-custom\nFROM debian:12\n")
 
 
-class Labels:
-    """An engine that has some images, each with its labels."""
+class Images:
+    """An engine that has some images."""
 
-    def __init__(self, images: dict[str, dict[str, str]]):
-        self.images, self.asked = images, []
+    def __init__(self, *images: str):
+        self.images, self.asked = set(images), []
 
-    def image_labels(self, *names):
+    def images_present(self, *names):
         self.asked.append(names)
-        return {name: self.images[name] for name in names if name in self.images}
+        return self.images & set(names)
 
 
 def test_the_warm_check_asks_for_each_images_own_tag_once(tmp_path):
@@ -179,9 +179,7 @@ def test_the_warm_check_asks_for_each_images_own_tag_once(tmp_path):
         f"localhost/aishell-project-p-1:{images.extension_hash(foundation, dockerfile)[:16]}"]
     assert images.wanted_image(settings, foundation) == wanted["extension"].image
     # Another user's foundation under the name as set is not this one: only the own tags count.
-    engine = Labels({"localhost/aishell-foundation:latest": {images.INPUTS_LABEL: foundation},
-                     wanted["foundation"].image: {images.INPUTS_LABEL: foundation},
-                     wanted["egress"].image: {images.INPUTS_LABEL: wanted["egress"].inputs}})
+    engine = Images("localhost/aishell-foundation:latest", wanted["foundation"].image, wanted["egress"].image)
     freshness = images.check(engine, settings, foundation)
     assert (freshness.foundation_current, freshness.egress_current, freshness.extension_current) == \
         (True, True, False)

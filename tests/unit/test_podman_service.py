@@ -104,7 +104,7 @@ def test_the_first_call_asks_the_client_and_starts_the_service_the_next_asks_the
     _wait_for(lambda: _answers(path))
     documents = Podman().inspect("container", "proxy", "broker")
     assert [document["Name"] for document in documents] == ["proxy", "broker"]
-    assert Podman().image_labels("localhost/a:1", "localhost/missing:1") == {"localhost/a:1": {"k": "v"}}
+    assert Podman().images_present("localhost/a:1", "localhost/missing:1") == {"localhost/a:1"}
     assert Podman().inspect("container", "proxy", "missing") is None  # one of them missing, as the client says
     assert len(_calls(podman)) == 2  # no client since
 
@@ -198,7 +198,7 @@ def test_a_service_that_does_not_answer_is_named_and_a_wrong_answer_goes_to_the_
     threading.Thread(target=serve, daemon=True).start()
     monkeypatch.setattr("aishell_runner.engines.base.ENGINE_TIMEOUT", 0.5)
     with pytest.raises(AishellError, match="podman did not answer `podman image inspect localhost/a:1") as hung:
-        Podman().image_labels("localhost/a:1")
+        Podman().images_present("localhost/a:1")
     assert hung.value.exit_code == 4 and _calls(podman) == []
     wrong_answers = (b"HTTP/1.0 500 Internal Server Error\r\n\r\n{}", b"SSH-2.0-not-http\r\n",
                      b"HTTP/1.0 200 OK\r\n\r\n[]")
@@ -300,6 +300,9 @@ def test_the_real_service_answers_as_the_client_does_and_exits_when_idle(tmp_pat
         assert [by_socket[name]["Config"].get("Labels") for name in images] == [
             document["Config"].get("Labels") for document in by_client]
         assert podman.from_service("image", ("localhost/aishell-no-such-image:1",)) == {}
+        asked = (*images, "localhost/aishell-no-such-image:1")
+        assert podman.images_present(*asked) == Engine.images_present(podman, *asked) == set(images)
+        assert podman.from_service("image present", asked) is not None  # the service answered it
         _wait_for(lambda: not os.path.exists(path) and not _locked(path), 30)  # idle for 3 s: gone
     finally:
         for pid in (int(entry) for entry in os.listdir("/proc") if entry.isdigit()):
