@@ -26,6 +26,7 @@ from tests.integration.conftest import Sandbox, new_sandbox
 
 PROBES = Path(__file__).with_name("network_probes.py")
 SERVER_PORT = 8080
+FOUNDATION = "localhost/aishell-foundation:latest"
 FAST = 1.0  # seconds: a refusal must come well before a timeout
 
 
@@ -53,50 +54,87 @@ def host_service():
 
 
 class Lab:
-    """A sandbox in allowlist mode and the stand-in servers it probes."""
+    """A sandbox in allowlist mode, its proxy and the stand-in for outside hosts it probes."""
 
-    def __init__(self, box: Sandbox):
-        self.box = box
+    def __init__(self, box: Sandbox, server: tuple[str, str]):
+        # The stand-in's address on the proxy's outbound network, and its container's name.
+        self.box, (self.server, self.server_name) = box, server
         self.uid = box.shell("id -u").stdout.strip()
-        self.server = f"aishell-test-allowed-{uuid.uuid4().hex[:8]}"
         # As aishell_runner.egress.names_for has them: the proxy and its outbound network share a name.
         self.proxy = self.outbound = f"aishell-egress-{self.uid}"
 
-    def start_server(self) -> str:
-        """The stand-in for outside hosts, on the proxy's outbound network; returns its address."""
-        engine, network = self.box.engine, self.outbound
-        self.box.shell(f"{engine} run -d --rm --name {self.server} --network {network} --user 65534:65534 "
-                       f"localhost/aishell-foundation:latest python3 -m http.server {SERVER_PORT} "
-                       "--directory /usr/share/doc")
-        template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
-        return self.box.shell(f"{engine} inspect --format '{template}' {self.server}").stdout.strip()
 
-    def stop_server(self) -> None:
-        self.box.shell(f"{self.box.engine} rm --force {self.server}")
+# The outbound network as the role makes it (roles/egress_proxy/tasks/main.yml, "Create the outbound network"):
+# the role leaves a network of that name and these settings as it is.
+CREATE_OUTBOUND = {"docker": "docker network create --label org.aishell.role=egress", "podman": "podman network create"}
+
+
+@pytest.fixture(scope="module")
+def outside_host():
+    """The stand-in for outside hosts: a web server in a container on the proxy's outbound network, one for each
+    engine and user (Docker's proxy serves docker and docker+runsc alike), started before the engine's first
+    launch of this module; returns its address and its container's name for a sandbox (configured: its images
+    are the server's).
+
+    Started first, its address is in the user settings' internal_hosts when the launch makes the proxy: the
+    proxy is made once with them (its configuration label covers internal_hosts, so setting them after a first
+    launch made it a second time, about a minute each). The outbound network is made here when absent, as the
+    role would make it; the proxy, made by the launch, joins it.
+
+    Each server gets a proxy made with it, as when the proxy was made a second time: the server's own name among
+    the internal hosts (see `probed`) makes the configuration new. A proxy left running by an earlier run, its
+    internal_hosts naming the address a new server was given again, was reused, and twice in five runs answered
+    the sessions' requests for the server with 503 after 3 s (ERR_CONNECT_FAIL 11) while a request from its own
+    loopback got the page."""
+    servers: dict[tuple[str, bool], tuple[Sandbox, str, str]] = {}
+
+    def address(box: Sandbox) -> tuple[str, str]:
+        key = (box.engine, box.as_user)
+        if key not in servers:
+            engine, network = box.engine, f"aishell-egress-{box.shell('id -u').stdout.strip()}"
+            name = f"aishell-test-allowed-{uuid.uuid4().hex[:8]}"
+            if box.shell(f"{engine} image inspect {FOUNDATION} >/dev/null 2>&1", check=False).returncode:
+                # This module alone on a fresh machine: what the first launch would build.
+                built = box.aishell("build")
+                assert built.returncode == 0, built.stderr
+            box.shell(f"{engine} network inspect {network} >/dev/null 2>&1 || {CREATE_OUTBOUND[engine]} {network}")
+            box.shell(f"{engine} run -d --rm --name {name} --network {network} --user 65534:65534 "
+                      f"{FOUNDATION} python3 -m http.server {SERVER_PORT} "
+                      "--directory /usr/share/doc")
+            # Serving before its address is handed out: the launch may find the proxy made already (a warm one).
+            fetch = f"python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:{SERVER_PORT}/\")'"
+            box.shell(f"for _ in $(seq 100); do {engine} exec {name} {fetch} 2>/dev/null && exit 0; sleep 0.2; done; "
+                      "exit 1")
+            template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+            servers[key] = (box, name, box.shell(f"{engine} inspect --format '{template}' {name}").stdout.strip())
+        return servers[key][2], servers[key][1]
+
+    yield address
+    for box, name, _ in servers.values():
+        # Podman's --force stops it first, and waits 10 s for the server to heed SIGTERM: --time 0 kills it at once.
+        box.shell(f"{box.engine} rm --force {'--time 0 ' if box.engine == 'podman' else ''}{name}", check=False)
 
 
 # docker+runsc: under gVisor, whose sandboxes here use the host's network stack in their own namespace
 # (docs/security.md): the proxy must still be the only way out.
 @pytest.fixture(scope="module", params=["docker", "rootless-podman", "rootful-podman", "docker+runsc"])
-def probed(request, tmp_path_factory, host_service):
-    """Runs every probe in one allowlist session; returns (results, lab, the session's exit status)."""
+def probed(request, tmp_path_factory, host_service, outside_host):
+    """Runs every probe in one allowlist session; returns (results, lab)."""
     box = new_sandbox(request.param, tmp_path_factory.mktemp("network"))
-    lab = Lab(box)
-    box.configure("network: {mode: allowlist, allow: [allowed.test]}\n")
-    box.put(PROBES, "probes.py")
-    first = box.run("true")  # creates the proxy and its networks
-    assert first.returncode == 0, first.stderr
-    server = lab.start_server()
     try:
-        box.configure_user(f"network:\n  internal_hosts: {{allowed.test: {server}, denied.test: {server}}}\n")
-        arguments = {"server": server, "port": SERVER_PORT, "host_port": host_service,
+        box.configure("network: {mode: allowlist, allow: [allowed.test]}\n")
+        lab = Lab(box, outside_host(box))
+        names = ("allowed.test", "denied.test", f"{lab.server_name}.test")
+        hosts = ", ".join(f"{name}: {lab.server}" for name in names)
+        box.configure_user(f"network:\n  internal_hosts: {{{hosts}}}\n")
+        box.put(PROBES, "probes.py")
+        arguments = {"server": lab.server, "port": SERVER_PORT, "host_port": host_service,
                      "host_addresses": host_addresses()}
         run = box.aishell(f"exec -- python3 probes.py {shlex.quote(json.dumps(arguments))}")
         assert run.returncode == 0, run.stderr
         results = json.loads(run.stdout.strip().splitlines()[-1])
         yield results, lab
     finally:
-        lab.stop_server()
         box.remove()
 
 
