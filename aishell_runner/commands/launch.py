@@ -20,6 +20,7 @@ from typing import NamedTuple
 from .. import audit, credentials, egress, host_run_files, images, owner, platforms, profiles
 from ..agents import REGISTRY
 from ..background import in_background
+from ..cache_files import save
 from ..commands import wanted
 from ..engines import choose_engine, engine_answers, runtimes, unavailable
 from ..engines.base import Engine
@@ -284,7 +285,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             # Asked again under the lock: what another launch prepared meanwhile counts. With the images current
             # and the proxy running, Ansible only renders the launch spec.
             images_current, proxy_ready = _engine_ready(engine, ready)
-            _prepare_cold(ui, ready, spec_only=images_current and proxy_ready)
+            _prepare_cold(ui, ready, spec_file, spec_only=images_current and proxy_ready)
         spec = _read_spec(spec_file)
         if spec.get("plan_hash") != plan.digest():
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
@@ -379,9 +380,10 @@ def _one_preparation_at_a_time() -> Iterator[None]:
         yield
 
 
-def _prepare_cold(ui: UI, ready: Prepared, *, spec_only: bool) -> None:
-    """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan;
-    `spec_only` when the images and the proxy are known to be as wanted."""
+def _prepare_cold(ui: UI, ready: Prepared, spec_file: Path, *, spec_only: bool) -> None:
+    """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan
+    (the role publishes it, this stores it at `spec_file`); `spec_only` when the images and the proxy are known
+    to be as wanted."""
     plan = ready.plan
     extravars = {
         **images.playbook_vars(ready.image_settings),
@@ -389,6 +391,7 @@ def _prepare_cold(ui: UI, ready: Prepared, *, spec_only: bool) -> None:
         "sandbox_launch_plan": plan.role_input(),
         "sandbox_launch_plan_hash": plan.digest(),
         "sandbox_launch_spec_only": spec_only,
+        "sandbox_launch_publish_spec": True,
     }
     if ready.egress:
         extravars.update(ready.egress_vars)
@@ -402,6 +405,10 @@ def _prepare_cold(ui: UI, ready: Prepared, *, spec_only: bool) -> None:
         failure = result.final_failure
         raise AishellError(failure.message if failure else f"preparing the sandbox ended with {result.status}",
                            hint=f"Ansible's log: {result.log}", exit_code=EXIT_FAILURE)
+    spec = result.custom_stats.get("sandbox_launch_spec")
+    if isinstance(spec, dict) and not save(spec_file, json.dumps(spec, indent=2).encode()):
+        raise AishellError(f"cannot write the launch spec {spec_file}",
+                           hint=f"make {spec_file.parent} writable by you, or remove it")
 
 
 def _create_empty_file(plan: LaunchPlan) -> None:
