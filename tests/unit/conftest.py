@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from aishell_runner.settings import SettingsError, load_settings
+
+REAL_GIT = shutil.which("git")  # looked up before any test puts its wrapper first
+
+
+@pytest.fixture
+def git_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """The real git behind a wrapper, first on PATH, that notes each call: the fixture returns a function that
+    gives the calls made since it was last called (each git's arguments), which shows which answers took a git
+    process."""
+    calls, wrapper = tmp_path / "git-calls", tmp_path / "git-wrapper" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {REAL_GIT} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    calls.write_text("")
+
+    def made() -> list[str]:
+        lines = calls.read_text().splitlines()
+        calls.write_text("")
+        return lines
+    return made
 
 
 class Layers:

@@ -1,7 +1,6 @@
 """Which project a command works on: the same rule for launch, build, settings, logs and scan."""
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 
 from aishell_runner.errors import EXIT_USAGE, AishellError
 from aishell_runner.project import find_project
+from tests.unit.conftest import REAL_GIT
 
 
 def test_inside_a_git_work_tree_the_top_is_the_project_and_a_given_path_is_used_as_given(tmp_path, monkeypatch):
@@ -25,26 +25,6 @@ def test_outside_git_the_current_directory_and_a_missing_directory_is_a_usage_er
     with pytest.raises(AishellError) as caught:
         find_project(str(tmp_path / "nope"))
     assert caught.value.exit_code == EXIT_USAGE and "is not a directory" in caught.value.message
-
-
-REAL_GIT = shutil.which("git")  # looked up before any test puts its wrapper first
-
-
-@pytest.fixture
-def git_calls(tmp_path, monkeypatch):
-    """The real git behind a wrapper that notes each call: which answers took a git process."""
-    calls, wrapper = tmp_path / "git-calls", tmp_path / "bin" / "git"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {REAL_GIT} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
-    calls.write_text("")
-
-    def asked() -> int:
-        count = len(calls.read_text().splitlines())
-        calls.write_text("")
-        return count
-    return asked
 
 
 def gits_answer(start: Path) -> Path:
@@ -68,7 +48,7 @@ def test_the_top_is_gits_own_answer_and_git_is_asked_only_where_it_must_be(tmp_p
     # and a directory with no `.git` above are answered by looking; a subdirectory of a work tree is git's to say.
     for start, asks in ((main, False), (tmp_path / "repos" / "agent", False), (outside, False), (main / "src", True)):
         monkeypatch.chdir(start)
-        assert (find_project(None), git_calls()) == (gits_answer(start), int(asks)), start
+        assert (find_project(None), len(git_calls())) == (gits_answer(start), int(asks)), start
     monkeypatch.setenv("GIT_DIR", str(main / ".git"))  # git obeys it wherever it runs: asked
     monkeypatch.chdir(outside)
-    assert (find_project(None), git_calls()) == (gits_answer(outside), 1)
+    assert (find_project(None), len(git_calls())) == (gits_answer(outside), 1)

@@ -4,7 +4,6 @@ the allowlist, and git's view of each finding. Real files in a temporary tree; c
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -323,20 +322,13 @@ def test_git_status_in_a_repository_without_findings(repo: Path) -> None:
 
 
 def test_git_status_follows_the_index_and_reads_it_only_when_it_changed(repo: Path, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real git, behind a wrapper that notes each command it is asked.
-    calls, wrapper = tmp_path / "git-calls", tmp_path / "bin" / "git"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {shutil.which("git")} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
+                                                                         git_calls) -> None:
     cache = tmp_path / "cache"
 
     def status() -> tuple[dict[str, tuple[bool | None, bool | None]], int]:
-        calls.write_text("")
+        git_calls()
         findings = scan_tree(repo, content=False, cache_dir=cache).findings
-        return ({f.path: (f.tracked, f.ignored) for f in findings},
-                sum("ls-files" in line for line in calls.read_text().splitlines()))
+        return ({f.path: (f.tracked, f.ignored) for f in findings}, sum("ls-files" in line for line in git_calls()))
 
     first, asked = status()
     assert first["id_ed25519"] == (False, False) and asked == 1
