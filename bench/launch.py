@@ -164,8 +164,11 @@ def profile_breakdown(project: Path) -> str:
     visit(profiler.last_session.root_frame(), frozenset())
     total = profiler.last_session.duration
     python = str(Path(AISHELL_RUN).parent / "python")  # the wheel's: this checkout's editable install adds its hook
-    imports = median(time_command([python, "-c", "import aishell_runner.cli, aishell_runner.commands.launch"],
-                                  5)) - median(time_command([python, "-c", "pass"], 5))
+    # -I: the wheel's modules, not this checkout's (time_command runs in it, and `-c` puts it first on sys.path);
+    # the cycle collector off, as cli.entry has it.
+    ours = "import gc; gc.disable(); import aishell_runner.cli, aishell_runner.commands.launch"
+    bare = median(time_command([python, "-I", "-c", "pass"], 5))
+    imports = median(time_command([python, "-I", "-c", ours], 5)) - bare
     parts = "; ".join(f"{what} {totals[name] * 1000:.0f} ms" for name, what in wanted.items())
     return (f"Where one warm launch's time goes (pyinstrument, in-process, {total * 1000:.0f} ms in all): {parts}. "
             f"Before that, a new interpreter spends {imports * 1000:.0f} ms importing aishell-run's modules "
