@@ -16,12 +16,14 @@ AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key, but planted as one\n-----END OPENSSH PRIVATE KEY-----\n"
 
 
-# One state directory for the module, as test_sandbox_launch.py has: the egress proxy (one per engine and user)
-# mounts its directories from it, so a state directory of each test's own made each launch a cold one that
-# made the proxy anew (about a minute each on CI's 2 cores). Each test reads its own project's audit entries.
+# The state directory the sandbox tests that set none use (test_sandbox_sessions.py comes next, and before this
+# module test_sandbox_launch.py's last test has a fresh one): the egress proxy (one per engine and user) mounts its
+# directories from it, so a state directory of the module's own made its first launch make the proxy anew, and
+# the next module's first launch made it anew again (about 40 s each on CI's 2 cores); a state directory of each
+# test's own made every launch a cold one. Each test reads its own project's audit entries.
 @pytest.fixture(scope="module")
-def state(tmp_path_factory):
-    return tmp_path_factory.mktemp("state")
+def state():
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 def make_project(tmp_path: Path, extra_config: str = "", runtime: str = "runc") -> Path:
