@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .engines.base import Engine
     from .settings import Settings
 
+
 def _filters() -> ModuleType:
     return role_plugin("sandbox_image", "image_inputs.py")
 
