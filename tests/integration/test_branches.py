@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from aishell_runner.worktrees import project_hash
 from tests.integration.conftest import new_sandbox
 
 NAMES = ("a", "b", "c", "d")
@@ -20,16 +21,22 @@ NAMES = ("a", "b", "c", "d")
 
 @pytest.fixture(scope="module", params=["docker", "rootless-podman"])
 def box(request, tmp_path_factory):
-    """A git project of the engine's user, its state beside it."""
+    """A git project of the engine's user, with the user's own state directory, named (the tests look for the
+    worktrees in it).
+
+    The egress proxy's configuration label covers the state directory: with the one the other sandbox tests use,
+    the proxy the first test makes is the one the next module's first launch wants (with a state directory of
+    this module's own, that launch made it anew, about 40 s)."""
     box = new_sandbox(request.param, tmp_path_factory.mktemp("branches"))
     box.configure()  # .aishell/ is not committed: the branches use the main tree's settings
-    box.env["XDG_STATE_HOME"] = f"{box.root}.state"
+    box.env["XDG_STATE_HOME"] = box.shell('printf %s "${XDG_STATE_HOME:-$HOME/.local/state}"').stdout
     root = shlex.quote(str(box.root))
     box.shell(f"git init -q -b main {root} && git -C {root} config user.name T && "
               f"git -C {root} config user.email t@example.org && echo main > {root}/README && "
               f"git -C {root} add README && git -C {root} commit -qm init")
     yield box
-    box.shell(f"rm -rf {shlex.quote(box.env['XDG_STATE_HOME'])}")
+    worktrees = Path(box.env["XDG_STATE_HOME"]) / "aishell" / "worktrees" / project_hash(box.root)
+    box.shell(f"rm -rf {shlex.quote(str(worktrees))}")
     box.shell(f"rm -rf {root} {shlex.quote(str(box.config_home))}")
 
 
