@@ -173,3 +173,74 @@ def test_a_missing_rootless_user_stops_the_run_naming_it(tmp_path):
     assert outcome.rc != 0
     message = " ".join(outcome.failure_messages)
     assert "no-such-user-aishell" in message and "do not exist" in message
+
+
+# tasks/host_facts.yml: where the role's first run in a play is Docker's, the host probe also reads what
+# docker.yml's first command reads (docker.yml uses it where nothing can have changed since). Its answer must
+# be that command's, and the host's other conditions must still parse around it. Run by real Ansible, in
+# check mode (no verification state is read then).
+PROBE_PLAY = """
+- name: Probe the host as the role's first run does
+  hosts: localhost
+  gather_facts: true
+  vars:
+    container_runtime_engine: "{{ engine }}"
+    container_runtime_rootless_users: [root]
+  tasks:
+    - name: Run the role's engine selection
+      ansible.builtin.include_role: {name: container_runtime, tasks_from: select.yml, public: true}
+    - name: Run the role's host probe
+      ansible.builtin.include_role: {name: container_runtime, tasks_from: host_facts.yml, public: true}
+    - name: Read as docker.yml's own command does
+      ansible.builtin.command:
+        argv: >-
+          {{ ['sh', '-c', __container_runtime_docker_read_script, 'read-docker-config',
+              'gvisor=' ~ (__container_runtime_gvisor_earlier | bool)] + __container_runtime_docker_read_files }}
+      register: own_read
+      changed_when: false
+      check_mode: false
+    - name: Publish it
+      ansible.builtin.set_stats:
+        data:
+          probe:
+            early: "{{ __container_runtime_docker_early }}"
+            own: "{{ own_read.stdout_lines }}"
+            limits: "{{ __container_runtime_hard_limits }}"
+            entries: "{{ __container_runtime_rootless_entries }}"
+            packages: "{{ __container_runtime_host_packages }}"
+"""
+
+
+def probe(tmp_path: Path, engine: str):
+    from tests.ansible_helpers import run_play
+
+    playbook = tmp_path / "probe.yml"
+    playbook.write_text(PROBE_PLAY)
+    return run_play(str(playbook), tmp_path, extravars={"engine": engine}, cmdline="--check")
+
+
+def test_the_host_probe_of_a_docker_run_also_reads_what_docker_yml_reads(tmp_path):
+    outcome = probe(tmp_path, "docker")
+    assert outcome.rc == 0, outcome.failure_messages
+    found = outcome.custom_stats["probe"]
+    early, own = found["early"], found["own"]
+    # 3 files of 2 lines, the daemon's answer, the clock, dockerd's age, the verification's line, coexistence.
+    assert len(early) >= 11
+    # The same answer as docker.yml's own command, but for the clock and dockerd's age read a moment later.
+    assert early[:7] + early[9:] == own[:7] + own[9:]
+    assert early[9] == ""  # check mode: no verification state
+    assert early[10] in ("coexistence", "no-coexistence")
+    # The host's other conditions still parse: the limits, root's passwd entry, dpkg's answer.
+    assert all(value == "unlimited" or value.isdigit() for value in found["limits"].values())
+    assert [entry.split(":")[0] for entry in found["entries"]] == ["root"]
+    assert found["packages"]["lines"] and all(" " in line for line in found["packages"]["lines"])
+    assert "==docker" not in found["packages"]["lines"]
+    assert outcome.changed() == 0
+
+
+def test_the_host_probe_of_a_podman_run_reads_nothing_of_docker(tmp_path):
+    outcome = probe(tmp_path, "podman")
+    assert outcome.rc == 0, outcome.failure_messages
+    found = outcome.custom_stats["probe"]
+    assert found["early"] is None
+    assert [entry.split(":")[0] for entry in found["entries"]] == ["root"]
