@@ -46,6 +46,21 @@ def our_containers(project):
     return run.stdout.split()
 
 
+# First in the module: its launch is the module's cold one, in the module's state directory while it is still
+# empty, so that all it holds afterwards is what a cold launch leaves (Ansible's artifacts among them). In a state
+# directory of its own, last in the module, its launch made the egress proxy anew (the proxy mounts the state's
+# directories), and the next module's first launch made it anew again.
+def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, state):
+    assert not any(state.iterdir()), "not the first launch in this state directory"
+    run = aishell(project, state, "exec", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY" && echo key-inside',
+                  env_extra={"ANTHROPIC_API_KEY": SECRET})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "key-inside"
+    assert (state / "aishell" / "runs").is_dir()  # Ansible ran: a cold launch
+    leaked = subprocess.run(["grep", "-rl", SECRET, str(state)], capture_output=True, text=True)
+    assert leaked.stdout == ""
+
+
 def test_project_is_mounted_at_its_host_path_and_is_the_working_directory(project, state):
     run = aishell(project, state, "exec", "--", "pwd")
     assert run.returncode == 0, run.stderr
@@ -232,15 +247,3 @@ def test_the_docker_socket_answers_as_the_docker_client_does(project, state):
         assert by_socket is not None and [d["Id"] for d in by_socket] == [d["Id"] for d in by_client]
     assert docker.inspect("network", "bridge", "aishell-no-such-network") is None
     assert Engine.inspect(docker, "network", "bridge", "aishell-no-such-network") is None
-
-
-# Last in the module: its cold launch, in a state directory of its own, makes the egress proxy anew (the proxy
-# mounts the state's directories); a launch after it in the module's state would make it anew again.
-def test_secret_values_stay_out_of_argv_specs_and_ansible_artifacts(project, state, tmp_path):
-    fresh = tmp_path / "fresh-state"  # a cold launch, so Ansible runs and leaves artifacts
-    run = aishell(project, fresh, "exec", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY" && echo key-inside',
-                  env_extra={"ANTHROPIC_API_KEY": SECRET})
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "key-inside"
-    leaked = subprocess.run(["grep", "-rl", SECRET, str(fresh)], capture_output=True, text=True)
-    assert leaked.stdout == ""
