@@ -15,6 +15,11 @@ stay detect-secrets' own:
 - A secret type the caller drops (`ignored`) needs no search: a file that holds only such finds adds nothing.
 - Before an expression is searched, `in` looks for words one of which every match holds (read off the
   expression's parse: `api_?key` holds `apikey` or `api_key`), many times faster than `re` finds a start.
+- A YAML file's reading costs 30 times its search (PyYAML in Python), and it can be told without it: unless the
+  file holds what makes the reading hold text the file lacks (an escape, a tag, a collection as a key), the
+  reading changes only whitespace, quotes, backslashes and colons ("seams"). A stretch of text without them that
+  is in the reading is then in the file, so each expression asks the file for one such stretch that all its
+  matches hold: a seamless part of one of its words, or a run of the characters it repeats (`[0-9a-z]{35}`).
 
 A plugin or a reading this module does not know (another version of detect-secrets) turns the prefilter off, and
 every file goes to detect-secrets.
@@ -33,6 +38,13 @@ _INI_SECTION_FIRST = re.compile(r"\A(?:[^\S\n]*(?:[#;][^\n]*)?\n)*[^\S\n]*\[")
 # A line ConfigParser rejects, even under the header detect-secrets adds for its eager reading: unindented,
 # neither blank nor a comment, no section and no `=` or `:`. One such line fails the whole file.
 _NOT_INI_LINE = re.compile(r"^[^\s#;\[=:][^\n=:]*$", re.MULTILINE)
+# What detect-secrets' YAML reading changes of a file's text (folded lines, indents, its quotes around each value,
+# '' read as ', the backslash it puts before a value's quote, the colon after each key) or puts between its parts.
+_YAML_SEAMS = frozenset(" \t\n\r\f\v'\"\\:")
+# What makes the reading hold text the file does not: escapes and tags (`\x41`, `!!binary`), keys that are
+# collections or aliases of anchored ones (`? `, `[a]: `, `{a: b}: `, `*a :`), which it writes out as Python
+# reprs, and a mapping that passes for one of its own records (`__line__`).
+_YAML_MAKES_TEXT = re.compile(r"[\\!&]|\?(?:\s|\Z)|[\]}][^\S\n]*:|__line__")
 
 
 def for_plugins(plugins: Iterable[Any], ignored: Collection[str] = ()) -> Callable[[str], bool]:
@@ -43,15 +55,23 @@ def for_plugins(plugins: Iterable[Any], ignored: Collection[str] = ()) -> Callab
     known_readings = {"ConfigFileTransformer", "EagerConfigFileTransformer", "YAMLTransformer"}
     if searches is None or {type(reading).__name__ for reading in get_transformers()} != known_readings:
         return lambda path: True
+    yaml_told = all(search.in_yaml_file is not None for search in searches)
 
     def could_report(path: str) -> bool:
         try:
-            texts = _texts(path)
+            with open(path) as handle:  # text mode and the locale's encoding, as detect-secrets opens it
+                text = handle.read()
+                if yaml_told and yaml_reading_told(path, text):
+                    lowered = text.lower()
+                    return any(search.in_yaml_file(text, lowered) for search in searches)
+                texts = _texts(path, text, handle)
+        except UnicodeDecodeError:  # detect-secrets passes over such a file too
+            return False
         except OSError:
             return True  # detect-secrets meets the same error and says so itself
-        for text in texts:
-            lowered = text.lower() if text.isascii() else None
-            if any(search.finds(text, lowered) for search in searches):
+        for reading in texts:
+            lowered = reading.lower() if reading.isascii() else None
+            if any(search.finds(reading, lowered) for search in searches):
                 return True
         return False
 
@@ -66,6 +86,18 @@ class _Search:
         self.pattern = pattern
         self.ignore_case = bool(pattern.flags & re.IGNORECASE)
         self.words = _needed_words(pattern)
+        self.in_yaml_file = self._in_yaml_file()
+
+    def _in_yaml_file(self) -> Callable[[str, str], bool] | None:
+        """`in_yaml_file(text, lowered)`: whether an ASCII file whose YAML reading is told (yaml_reading_told)
+        holds what every match in that reading holds; None when no such stretch is known."""
+        parts = [max(_seamless_parts(word), key=len, default="") for word in self.words]
+        if parts and all(parts):
+            if self.ignore_case:
+                return lambda text, lowered: any(part in lowered for part in parts)
+            return lambda text, lowered: any(part in text for part in parts)
+        run = _needed_run(self.pattern)
+        return None if run is None else lambda text, lowered: run.search(text) is not None
 
     def finds(self, text: str, lowered: str | None) -> bool:
         """`lowered` is the text in lower case when it is ASCII (then lower case and `re.IGNORECASE` agree)."""
@@ -195,6 +227,38 @@ class _Words:
         return strings
 
 
+def _seamless_parts(word: str) -> list[str]:
+    return re.split("|".join(map(re.escape, _YAML_SEAMS)), word)
+
+
+def _needed_run(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """An expression for the longest run of one character class every match holds, as it is in a file whose
+    YAML reading holds the match (the reading's backslashes stand only before a quote: a run of a class that
+    holds the backslash but not the quote can end in one); None when the expression has no such run."""
+    try:  # re's private parts, as _needed_words
+        import re._compiler as compiler
+        import re._constants as c
+        import re._parser as parser
+
+        parsed = parser.parse(pattern.pattern, pattern.flags)
+        best: re.Pattern[str] | None = None
+        longest = 0
+        for op, arg in parsed:
+            if op not in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) or len(arg[2]) != 1 \
+                    or arg[2][0][0] not in (c.IN, c.LITERAL):
+                continue
+            one = compiler.compile(parser.SubPattern(parsed.state, [(op, (1, 1, arg[2]))]), pattern.flags)
+            seams = {char for char in _YAML_SEAMS if one.fullmatch(char)}
+            length = arg[0] if not seams else arg[0] - 1 if seams == {"\\"} else 0
+            if length > longest:
+                longest = length
+                best = compiler.compile(parser.SubPattern(parsed.state, [(op, (length, c.MAXREPEAT, arg[2]))]),
+                                        pattern.flags)
+        return best
+    except (ImportError, AttributeError, TypeError, ValueError, IndexError, re.error, RecursionError):
+        return None
+
+
 def _better(best: set[str] | None, candidate: set[str] | None) -> set[str] | None:
     """The more telling of two word sets: the longer shortest word, then the fewer words."""
     def score(words: set[str] | None) -> tuple[int, int]:
@@ -203,22 +267,28 @@ def _better(best: set[str] | None, candidate: set[str] | None) -> set[str] | Non
     return candidate if score(candidate) > score(best) else best
 
 
-def _texts(path: str) -> list[str]:
-    """The texts detect-secrets' plugins would search in the file (as in detect_secrets.core.scan), joined."""
+def _texts(path: str, text: str, handle: Any) -> list[str]:
+    """The texts detect-secrets' plugins would search in the file (as in detect_secrets.core.scan), joined;
+    `text` is what `handle` (the open file) holds."""
     from detect_secrets.transformers import get_transformed_file
 
-    with open(path) as handle:  # text mode and the locale's encoding, as detect-secrets opens it
-        try:
-            text = handle.read()
-        except UnicodeDecodeError:  # detect-secrets passes over such a file too
-            return []
-        if not may_parse(path, text):
-            return [_joined(text.split("\n"))]
-        handle.seek(0)
-        readings = [get_transformed_file(handle) or handle.readlines()]
-        handle.seek(0)
-        readings.append(get_transformed_file(handle, use_eager_transformers=True) or [])
+    if not may_parse(path, text):
+        return [_joined(text.split("\n"))]
+    handle.seek(0)
+    readings = [get_transformed_file(handle) or handle.readlines()]
+    handle.seek(0)
+    readings.append(get_transformed_file(handle, use_eager_transformers=True) or [])
     return [_joined(lines) for lines in readings]
+
+
+def yaml_reading_told(path: str, text: str) -> bool:
+    """Whether the file's lines and its YAML reading are all detect-secrets searches in it, and the reading holds
+    no text the file lacks: a YAML file that no INI reading comes before (no section first), ASCII (for case),
+    without what _YAML_MAKES_TEXT names."""
+    from detect_secrets.util.filetype import FileType, determine_file_type
+
+    return (text.isascii() and determine_file_type(path) is FileType.YAML and _INI_SECTION_FIRST.match(text) is None
+            and _YAML_MAKES_TEXT.search(text) is None)
 
 
 def may_parse(path: str, text: str) -> bool:

@@ -229,3 +229,64 @@ def test_an_expression_anchored_at_lines_finds_a_later_line(tmp_path: Path, dete
     assert prefilter.for_plugins([Anchored()])(str(path))
     path.write_text("first line\nthe token-1234\n")
     assert not prefilter.for_plugins([Anchored()])(str(path))
+
+
+# YAML of many shapes (plain, quoted, folded and block values, flows, comments) around secrets' shapes, for the
+# reading that is told without PyYAML (prefilter.yaml_reading_told).
+YAML_PIECES = [piece for piece in PIECES if piece.isascii()] + [
+    "'", "''", '"', "|", "|-", ">", ">+", "- ", "{a: b}", "[1, 2]", "#", " # note", "---", "~", "null", "0x1F",
+    "2001-12-14", "1:20", "&a ", "*a", "? ", "__line__", "key: ", "token: ", "password: ", "  "]
+yaml_values = st.lists(st.one_of(st.sampled_from(YAML_PIECES), runs, shapes.filter(str.isascii)),
+                       max_size=4).map("".join)
+yaml_lines = st.tuples(indents, st.sampled_from(["", "- ", "key: ", "token: ", "a b: ", "'q': ", '"k": ', ""]),
+                       yaml_values).map("".join)
+yaml_texts = st.lists(yaml_lines, min_size=1, max_size=10).map("\n".join)
+
+
+@FUZZ
+@given(name=st.sampled_from(["a.yaml", "a.yml"]), text=yaml_texts)
+def test_a_told_yaml_reading_holds_nothing_the_file_lacks(tmp_path_factory: pytest.TempPathFactory, searches: list,
+                                                         name: str, text: str) -> None:
+    """Every expression that matches the YAML reading detect-secrets makes finds its stretch in the file itself."""
+    path = written(tmp_path_factory, name, text)
+    if not prefilter.yaml_reading_told(str(path), text):
+        return
+    with default_settings(), path.open() as handle:
+        reading = "\n".join(line.rstrip() for line in get_transformed_file(handle) or handle.readlines())
+        found = findings(path)
+        assert prefilter.for_plugins(get_plugins(), ignored=content.NOT_SECRETS)(str(path)) or not found, found
+    lowered = reading.lower()
+    for search in searches:
+        if search.finds(reading, lowered):
+            assert search.in_yaml_file(text, text.lower()), (search.pattern.pattern, reading)
+
+
+@pytest.mark.parametrize(("text", "told"), [
+    ("name: app\nreplicas: 3\nimage: 'web:1'  # pinned\nargs: [a, b]\nnote: >\n  folded\n  text\n", True),
+    ('value: "tab\\there"\n', False),  # an escape
+    ("value: !!binary aGVsbG8=\n", False),  # a tag (binary values are read base64-encoded again)
+    ("? [a, b]\n: value\n", False),  # a collection as a key: written out as a Python repr
+    ("[a, b]: value\n", False),
+    ("{a: b}  : value\n", False),
+    ("base: &a {x: 1}\n", False),  # an anchor: its alias may be a key
+    ("x:\n  __line__: 1\n", False),  # passes for the reading's own records
+    ("# config\n[section]\nkey: value\n", False),  # read as INI first
+    ("name: caf\u00e9\n", False),  # not ASCII
+])
+def test_which_yaml_readings_are_told(tmp_path: Path, text: str, told: bool) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert prefilter.yaml_reading_told(str(path), text) is told
+    assert not prefilter.yaml_reading_told(str(tmp_path / "a.md"), text)
+
+
+def test_a_yaml_secret_is_found_without_the_reading(tmp_path: Path, detect_secrets: None) -> None:
+    """An unquoted value detect-secrets reads as a quoted high-entropy string, and a key-value secret: reported
+    by detect-secrets, and not passed over by the file's own stretches."""
+    could_report = prefilter.for_plugins(get_plugins(), ignored=content.NOT_SECRETS)
+    for text in ("name: app\nvalue: DbfvuWBPGgr2hFCdlKZswnT\n", "db:\n  password: hunter2hunter2\n"):
+        path = tmp_path / "deploy.yaml"
+        path.write_text(text)
+        assert prefilter.yaml_reading_told(str(path), text)
+        assert findings(path), "not a finding of detect-secrets' own: the case tests nothing"
+        assert could_report(str(path))
