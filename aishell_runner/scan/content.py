@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,23 +103,34 @@ def _detect_secrets(root: str, files: list[File], result: ScanResult, cache_dir:
             unknown.append((file, key))
         else:
             _collect(cache, digest, file.relative, hits, result)
-    to_scan: dict[str, list[File]] = {}
-    for file, key in unknown:
-        try:
-            with open(file.path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
-        except OSError as error:
-            result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
-            continue
-        digest = hashlib.sha256(data).hexdigest()[:32]
-        cache.keep(file.relative, key, digest)
-        if b"\0" in data[:8192]:
-            cache.results[digest] = None
-        if cache.known(digest):
-            _collect(cache, digest, file.relative, hits, result)
-        else:
-            to_scan.setdefault(digest, []).append(file)
-    for digest, found in _run_detect_secrets({d: same[0].path for d, same in to_scan.items()}, progress):
+    to_scan: dict[str, list[File]] = {}  # new contents, each with the files that hold it
+
+    def new_contents() -> Iterator[tuple[str, str]]:
+        """(digest, path) of each content not scanned before: read while the workers scan the ones before."""
+        for file, key in unknown:
+            try:
+                with open(file.path, "rb") as handle:
+                    data = handle.read(MAX_BYTES + 1)
+            except OSError as error:
+                result.skipped.append(Skipped(file.relative, f"unreadable ({error.strerror})"))
+                continue
+            digest = hashlib.sha256(data).hexdigest()[:32]
+            cache.keep(file.relative, key, digest)
+            if b"\0" in data[:8192]:
+                cache.results[digest] = None
+            if cache.known(digest):
+                _collect(cache, digest, file.relative, hits, result)
+            elif digest in to_scan:
+                to_scan[digest].append(file)
+            else:
+                to_scan[digest] = [file]
+                yield digest, file.path
+
+    if unknown:
+        # Reading files may take minutes (a first scan of a large tree), here and in workers forked from here: the
+        # cycle collector is back on (cli.entry turns it off for a command's short start).
+        gc.enable()
+    for digest, found in _run_detect_secrets(new_contents(), len(unknown) >= PARALLEL_FROM, progress):
         cache.record(digest, found)
         for file in to_scan[digest]:
             _collect(cache, digest, file.relative, hits, result)
@@ -141,30 +152,41 @@ def _collect(cache: _Cache, digest: str, relative: str, hits: dict[str, list[Hit
         hits[relative] = found
 
 
-def _run_detect_secrets(paths: dict[str, str], progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
-    """(digest, hits) for each file, in worker processes when there are many."""
-    if paths:
-        # Reading files may take minutes (a first scan of a large tree), here and in workers forked from here: the
-        # cycle collector is back on (cli.entry turns it off for a command's short start).
-        gc.enable()
-    items = list(paths.items())
-    chunks = [items[start:start + 100] for start in range(0, len(items), 100)]
-    if len(items) < PARALLEL_FROM:
-        results = map(_scan_files, chunks)
-    else:
-        from concurrent.futures import ProcessPoolExecutor  # here: a warm scan does not pay for importing it
+def _run_detect_secrets(contents: Iterator[tuple[str, str]], parallel: bool,
+                        progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
+    """(digest, hits) for each (digest, path) of `contents`; `parallel`: in worker processes, which start on the
+    first chunk while the rest are still read."""
+    chunks: list[list[tuple[str, str]]] = []
 
-        pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
-        results = pool.map(_scan_files, chunks)
-    done = 0
+    def chunked() -> Iterator[list[tuple[str, str]]]:
+        chunk: list[tuple[str, str]] = []
+        for item in contents:
+            chunk.append(item)
+            if len(chunk) == 100:
+                chunks.append(chunk)
+                yield chunk
+                chunk = []
+        if chunk:
+            chunks.append(chunk)
+            yield chunk
+
+    pool = None
     try:
+        if parallel:
+            from concurrent.futures import ProcessPoolExecutor  # here: a warm scan does not pay for importing it
+
+            pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+            results = pool.map(_scan_files, chunked())  # returns once every chunk is read and handed over
+        else:
+            results = map(_scan_files, list(chunked()))
+        total, done = sum(map(len, chunks)), 0
         for chunk_result in results:
             yield from chunk_result
             done += len(chunk_result)
             if progress:
-                progress(done, len(items))  # per chunk of 100: a log gets a line per 100 files, not per file
+                progress(done, total)  # per chunk of 100: a log gets a line per 100 files, not per file
     finally:
-        if len(items) >= PARALLEL_FROM:
+        if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
