@@ -285,8 +285,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             # Asked again under the lock: what another launch prepared meanwhile counts. With the images current
             # and the proxy running, Ansible only renders the launch spec.
             images_current, proxy_ready = _engine_ready(engine, ready)
-            _prepare_cold(ui, ready, spec_file, spec_only=images_current and proxy_ready)
-        spec = _read_spec(spec_file)
+            spec = _prepare_cold(ui, ready, spec_file, spec_only=images_current and proxy_ready)
         if spec.get("plan_hash") != plan.digest():
             raise AishellError(f"preparing the sandbox wrote no launch spec for this plan at {spec_file}",
                                hint="run the launch again; if it stays so, `aishell-run plan` shows the plan")
@@ -362,9 +361,13 @@ def _read_spec(path: Path) -> dict:
     """The launch spec the sandbox_launch role rendered for a plan; {} when there is none yet, or when it was
     damaged (a cold launch renders it again)."""
     try:
-        spec = json.loads(path.read_text())
+        return _whole_spec(json.loads(path.read_text()))
     except (OSError, ValueError):
         return {}
+
+
+def _whole_spec(spec: object) -> dict:
+    """`spec` when it is a launch spec with all its parts, else {}."""
     return spec if isinstance(spec, dict) and {"plan_hash", "engine", "options", "env", "image"} <= spec.keys() else {}
 
 
@@ -380,10 +383,10 @@ def _one_preparation_at_a_time() -> Iterator[None]:
         yield
 
 
-def _prepare_cold(ui: UI, ready: Prepared, spec_file: Path, *, spec_only: bool) -> None:
+def _prepare_cold(ui: UI, ready: Prepared, spec_file: Path, *, spec_only: bool) -> dict:
     """The sandbox_launch playbook: images current, the proxy running, the launch spec rendered from the plan
-    (the role publishes it, this stores it at `spec_file`); `spec_only` when the images and the proxy are known
-    to be as wanted."""
+    (the role publishes it, this stores it at `spec_file` and returns it; {} when it published none whole);
+    `spec_only` when the images and the proxy are known to be as wanted."""
     plan = ready.plan
     extravars = {
         **images.playbook_vars(ready.image_settings),
@@ -405,10 +408,11 @@ def _prepare_cold(ui: UI, ready: Prepared, spec_file: Path, *, spec_only: bool) 
         failure = result.final_failure
         raise AishellError(failure.message if failure else f"preparing the sandbox ended with {result.status}",
                            hint=f"Ansible's log: {result.log}", exit_code=EXIT_FAILURE)
-    spec = result.custom_stats.get("sandbox_launch_spec")
-    if isinstance(spec, dict) and not save(spec_file, json.dumps(spec, indent=2).encode()):
+    spec = _whole_spec(result.custom_stats.get("sandbox_launch_spec"))
+    if spec and not save(spec_file, json.dumps(spec, indent=2).encode()):
         raise AishellError(f"cannot write the launch spec {spec_file}",
                            hint=f"make {spec_file.parent} writable by you, or remove it")
+    return spec
 
 
 def _create_empty_file(plan: LaunchPlan) -> None:
