@@ -459,8 +459,10 @@ def report(m: dict, by_size: list[dict], runs: int) -> str:
                  f"watcher, the small memo of the last result, and git's status of the findings' files; one "
                  f"changed file costs the parse of the caches and a `stat` of the files the journal names.")
     notes.append("The cold content scan reads with detect-secrets only the files one of its plugins' own "
-                 "expressions matches (`aishell_runner/scan/prefilter.py`), and finds what detect-secrets alone "
-                 "finds: its findings were checked equal to those of detect-secrets run on every file"
+                 "expressions matches (`aishell_runner/scan/prefilter.py`; a plain YAML file's reading is told "
+                 "from the file itself, not from PyYAML), while the rest of the tree is still read, and finds "
+                 "what detect-secrets alone finds: its findings were checked equal to those of detect-secrets run "
+                 "on every file"
                  + (", in the same run." if m["alone"] else " (on the trees where it ran)."))
     if m["cold"] >= COLD_TARGET:
         notes.append(f"The cold content scan misses {COLD_TARGET:g} s.")
