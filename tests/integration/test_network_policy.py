@@ -85,7 +85,10 @@ def outside_host():
     the internal hosts (see `probed`) makes the configuration new. A proxy left running by an earlier run, its
     internal_hosts naming the address a new server was given again, was reused, and twice in five runs answered
     the sessions' requests for the server with 503 after 3 s (ERR_CONNECT_FAIL 11) while a request from its own
-    loopback got the page."""
+    loopback got the page. The cause is the network, not the proxy: Podman (netavark) gives each container a new
+    MAC address, and a peer that reached the old server at that address keeps its ARP entry (measured by hand,
+    rootful Podman 4.3: a peer reached the new server after 32.5 s; Docker 20.10 derives the MAC from the
+    address, so there the peer reached it at once)."""
     servers: dict[tuple[str, bool], tuple[Sandbox, str, str]] = {}
 
     def address(box: Sandbox) -> tuple[str, str]:
