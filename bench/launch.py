@@ -260,5 +260,6 @@ def rootless_rows(rounds: int = ROOTLESS_ROUNDS) -> list[str]:
         f"{times['distrobox'] / podman:.2f} (to rootless podman run) | - | - |",
     ]
 
+
 if __name__ == "__main__":
     main()
