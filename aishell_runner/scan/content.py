@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,18 +157,12 @@ def _run_detect_secrets(contents: Iterator[tuple[str, str]], parallel: bool,
                         progress: Progress | None) -> Iterable[tuple[str, list[Hit]]]:
     """(digest, hits) for each (digest, path) of `contents`; `parallel`: in worker processes, which start on the
     first chunk while the rest are still read."""
-    chunks: list[list[tuple[str, str]]] = []
+    handed_over = 0
 
     def chunked() -> Iterator[list[tuple[str, str]]]:
-        chunk: list[tuple[str, str]] = []
-        for item in contents:
-            chunk.append(item)
-            if len(chunk) == 100:
-                chunks.append(chunk)
-                yield chunk
-                chunk = []
-        if chunk:
-            chunks.append(chunk)
+        nonlocal handed_over
+        while chunk := list(islice(contents, 100)):
+            handed_over += len(chunk)
             yield chunk
 
     pool = None
@@ -179,7 +174,7 @@ def _run_detect_secrets(contents: Iterator[tuple[str, str]], parallel: bool,
             results = pool.map(_scan_files, chunked())  # returns once every chunk is read and handed over
         else:
             results = map(_scan_files, list(chunked()))
-        total, done = sum(map(len, chunks)), 0
+        total, done = handed_over, 0
         for chunk_result in results:
             yield from chunk_result
             done += len(chunk_result)
