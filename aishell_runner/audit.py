@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import time
@@ -17,6 +16,8 @@ def log_path() -> Path:
 
 
 def record(project: Path, harness: str, decision: str, **details: Any) -> None:
+    import getpass  # with termios: a launch records a decision only now and then, and every start would pay
+
     entry = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "project": str(project),

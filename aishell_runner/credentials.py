@@ -13,13 +13,13 @@ import json
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .agents import REGISTRY
+from .cache_files import new_draft
 from .settings.model import Credential
 
 # The agents' own credentials and the provider hosts each is for (each vendor's API documentation).
@@ -106,8 +106,7 @@ def open_session(directory: Path, session: str, wanted: Mapping[str, Credential]
     sessions = directory / "sessions"
     sessions.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Written whole, then renamed into place: the broker never reads half an entry.
-    with tempfile.NamedTemporaryFile("w", dir=sessions, prefix=".new-", suffix=".tmp", delete=False) as draft:
-        os.fchmod(draft.fileno(), 0o600)
+    with new_draft(sessions) as draft:
         json.dump(entry, draft)
     os.replace(draft.name, session_file(directory, session))
     return swaps

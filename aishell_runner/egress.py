@@ -25,12 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .agents import REGISTRY as AGENT_REGISTRY
+from .cache_files import new_draft
 from .errors import AishellError
 from .paths import install_root, state_dir
 
@@ -168,7 +168,7 @@ def register(names: Names, session: str, hosts: list[str], brokered: Iterable[st
         address = ".".join(str(drawn >> shift & 255) for shift in (24, 16, 8, 0))
         token = f"{address}/{os.urandom(16).hex()}"
         digest = hashlib.sha256(token.encode()).hexdigest()
-        with tempfile.NamedTemporaryFile("w", dir=names.clients, prefix=".new-", delete=False) as draft:
+        with new_draft(names.clients) as draft:
             draft.write("".join(f"{line}\n" for line in [lines[0], f"gate={digest}", *lines[1:]]))
         os.chmod(draft.name, 0o644)  # the proxy reads it as its own unprivileged user
         try:
