@@ -23,9 +23,9 @@ demo: venv
 # Podman and the fleet's hosts (test lanes share no state: tests/conftest.py, LANES). The host lane
 # re-provisions this machine and takes its engines apart, so it runs alone, last. CI's machines have 2 cores,
 # busy all through the streams: more streams only shared them (all eight parts at once took longer than one
-# stream), and the streams are split to end together (measured: root's lane 24 minutes, the rest 28 with the
-# four scenarios). The linters need no engine, and provisioning leaves a core idle about half its time: they
-# run beside it.
+# stream), and the streams are split to end together (measured on a fresh machine: the systemd scenario's 4
+# minutes and root's lane's 23 beside the other stream's 27). The linters need no engine: they run beside
+# provisioning.
 test: venv
 	$(MAKE) --no-print-directory --jobs=2 provision-test lint
 	$(MAKE) --no-print-directory --keep-going --jobs=2 stream-root stream-other
