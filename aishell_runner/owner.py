@@ -24,6 +24,17 @@ from .paths import state_dir
 
 POLL_SECONDS = 1  # how soon the watchdog sees that the wrapper is gone
 CLEANUP_TIMEOUT = 60
+_client: list[int] = []  # the client that handed this process its command (prefork/server.py), if one did
+
+
+def handed_over_by(client: int) -> None:
+    """This process runs a command for `client` (prefork/server.py): its sessions belong to the client."""
+    _client[:] = [client]
+
+
+def wrapper_pid() -> int:
+    """The process that a user sees and stops for this command: this one, or the client that handed it over."""
+    return _client[0] if _client else os.getpid()
 
 
 def records_dir() -> Path:
@@ -47,12 +58,12 @@ class Guard:
         self.record = records_dir() / f"{name}.json"
         self.record.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.cleanup = cleanup
-        self.record.write_text(json.dumps({"owner": os.getpid(), "boot": boot_id(), "cleanup": cleanup}))
+        self.record.write_text(json.dumps({"owner": wrapper_pid(), "boot": boot_id(), "cleanup": cleanup}))
         self.watchdog: subprocess.Popen | None = None
 
     def watch(self) -> None:
         steps = "; ".join(f"{shlex.join(step)} >/dev/null 2>&1" for step in self.cleanup)
-        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep {POLL_SECONDS}; done; {steps}; "
+        script = (f"while kill -0 {wrapper_pid()} 2>/dev/null; do sleep {POLL_SECONDS}; done; {steps}; "
                   f"rm -f {shlex.quote(str(self.record))}")
         self.watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True,
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
