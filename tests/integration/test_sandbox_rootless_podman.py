@@ -9,7 +9,9 @@ import shlex
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
+import pexpect
 import pytest
 
 from tests.integration.conftest import ROOTLESS_USER, checked, run_as_rootless_user, sandbox_config
@@ -134,3 +136,71 @@ def test_a_warm_launch_asks_our_podman_service_not_the_client(project):
         if service:  # this test's service, by the socket only it listens on
             as_user(f"for pid in $(pgrep -u $(id -u) -f 'unix://{service}$'); do kill $pid; done")
         as_user(f"rm -rf {bin_dir} {log}")
+
+
+def prefork_processes() -> tuple[list[int], dict[int, int]]:
+    """The test user's prefork server and its workers (client.py, server.py): their pids, and each one's parent."""
+    found = as_user("pgrep -u $(id -u) -f 'prefork[.]server'").stdout.split()
+    parents = {}
+    for pid in map(int, found):
+        stat = as_user(f"cat /proc/{pid}/stat").stdout
+        if stat:
+            parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+    return [pid for pid, parent in parents.items() if parent not in parents], parents
+
+
+def the_server_serves(project: str) -> int:
+    """The user's server, once one serves (a launch that found none started it); its pid."""
+    deadline = time.monotonic() + 60
+    while True:
+        checked(aishell(project, "exec", "--", "true"), "a launch")
+        servers, _ = prefork_processes()
+        if servers:
+            return servers[0]
+        assert time.monotonic() < deadline, "no prefork server started for the test user"
+        time.sleep(0.5)
+
+
+def test_a_launch_runs_in_a_worker_of_the_users_server_and_a_killed_client_leaves_nothing(project):
+    server = the_server_serves(project)
+    started = as_user(f"cd {project} && {{ {AISHELL_RUN} exec -- sleep 120 </dev/null >/dev/null 2>&1 & echo $!; }}")
+    client = int(started.stdout)
+    deadline = time.monotonic() + 60
+    while not sandboxes(project):
+        assert time.monotonic() < deadline, "the sandbox never started"
+        time.sleep(0.2)
+    # The engine client is a worker's child, the worker the server's: the client only waits.
+    _, parents = prefork_processes()
+    [worker] = [pid for pid, parent in parents.items() if parent == server]
+    assert "podman" in as_user(f"ps -o comm= --ppid {worker}").stdout
+    assert as_user(f"ps -o pid= --ppid {client}").stdout.split() == []
+    # Its session record names the client, the process the user sees and stops.
+    records = as_user("cat ~/.local/state/aishell/sessions/*.json").stdout
+    assert f'"owner": {client},' in records, records
+    as_user(f"kill -KILL {client}")
+    deadline = time.monotonic() + 30
+    while sandboxes(project) or Path(f"/proc/{worker}").exists():
+        assert time.monotonic() < deadline, "the sandbox or its worker outlived the killed client"
+        time.sleep(0.2)
+    assert f'"owner": {client},' not in as_user("cat ~/.local/state/aishell/sessions/*.json").stdout
+
+
+def test_a_terminal_session_through_the_server_takes_keys_and_follows_the_terminals_size(project):
+    the_server_serves(project)
+    uid = as_user("id -u").stdout.strip()
+    command = "stty size; read line; echo got $line; stty size"
+    session = pexpect.spawn("su", [ROOTLESS_USER, "-c", f"cd {project} && XDG_RUNTIME_DIR=/run/user/{uid} "
+                                                       f"{AISHELL_RUN} exec -- sh -c {shlex.quote(command)}"],
+                            dimensions=(30, 90), encoding="utf-8", timeout=60)
+    try:
+        session.expect(r"30 90\r\n")
+        session.setwinsize(40, 120)  # the kernel signals the client (SIGWINCH), which forwards it
+        time.sleep(1)
+        session.sendline("hello")
+        session.expect(r"got hello\r\n")
+        session.expect(r"40 120\r\n")
+        session.expect(pexpect.EOF)
+    finally:
+        session.close()
+    assert session.exitstatus == 0
+    assert sandboxes(project) == []
