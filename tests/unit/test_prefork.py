@@ -172,7 +172,8 @@ print(os.getuid(), repr(answer))
     assert ran(run(runtime, "--version")) == "ran by the server"  # and the server serves on
 
 
-def test_a_signal_to_the_client_reaches_the_command_and_its_status_is_the_signals(runtime, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_the_client_reaches_the_command_and_its_status_is_the_signals(runtime, tmp_path, signum):
     serving(runtime)
     project = tmp_path / "project"
     (project / ".aishell").mkdir(parents=True)
@@ -184,9 +185,9 @@ def test_a_signal_to_the_client_reaches_the_command_and_its_status_is_the_signal
                                     "XDG_CACHE_HOME": str(tmp_path / "cache")})
     time.sleep(2)
     assert waiting.poll() is None
-    waiting.send_signal(signal.SIGTERM)
+    waiting.send_signal(signum)
     _, stderr = waiting.communicate(timeout=30)
-    assert (waiting.returncode, stderr.splitlines()[-1]) == (128 + signal.SIGTERM, "ran by the server")
+    assert (waiting.returncode, stderr.splitlines()[-1]) == (128 + signum, "ran by the server")
 
 
 def test_a_client_that_is_killed_takes_its_worker_with_it(runtime, tmp_path):
@@ -207,6 +208,18 @@ def test_a_client_that_is_killed_takes_its_worker_with_it(runtime, tmp_path):
     while any(Path(f"/proc/{pid}").exists() for pid in workers):
         assert time.monotonic() < deadline, "the worker outlived its client"
         time.sleep(0.1)
+
+
+def test_a_killed_server_leaves_its_socket_and_the_next_command_runs_itself_and_starts_another(runtime):
+    serving(runtime)
+    [server], _ = server_and_workers(runtime)
+    os.kill(server, signal.SIGKILL)
+    while Path(f"/proc/{server}").exists() and Path(f"/proc/{server}/stat").read_text().split()[2] != "Z":
+        time.sleep(0.05)
+    assert list((runtime / "aishell").glob("server-*.sock"))  # left behind: nobody listens on it
+    result = run(runtime, "--version")
+    assert (result.returncode, result.stdout, ran(result)) == (0, "aishell-run 0.1.0\n", "ran here")
+    serving(runtime)
 
 
 def test_a_malformed_request_is_dropped_and_the_server_serves_on(runtime):
