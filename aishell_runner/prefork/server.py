@@ -64,8 +64,11 @@ def serve(path: str) -> None:
             except TimeoutError:
                 return
             with connection:
-                if not _hand_over(connection, listener, lock, modules, own):
-                    return
+                try:
+                    if not _hand_over(connection, listener, lock, modules, own):
+                        return
+                except Exception:  # one bad request (or a failed fork) costs its client the fast path, no more
+                    continue
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -186,15 +186,23 @@ def test_a_launch_runs_in_a_worker_of_the_users_server_and_a_killed_client_leave
 
 
 def test_a_terminal_session_through_the_server_takes_keys_and_follows_the_terminals_size(project):
-    the_server_serves(project)
+    server = the_server_serves(project)
     uid = as_user("id -u").stdout.strip()
     command = "stty size; read line; echo got $line; stty size"
-    session = pexpect.spawn("su", [ROOTLESS_USER, "-c", f"cd {project} && XDG_RUNTIME_DIR=/run/user/{uid} "
-                                                       f"{AISHELL_RUN} exec -- sh -c {shlex.quote(command)}"],
-                            dimensions=(30, 90), encoding="utf-8", timeout=60)
+    # setpriv, not su: `su -c` gives the command a session of its own, which a terminal's signals never reach.
+    # With the limits su's PAM session gives (the server was started under them; a client with others would run
+    # the command itself).
+    soft, hard = as_user("ulimit -Sn; ulimit -Hn").stdout.split()
+    session = pexpect.spawn("prlimit", [
+        f"--nofile={soft}:{hard}", "setpriv", f"--reuid={ROOTLESS_USER}", f"--regid={ROOTLESS_USER}",
+        "--init-groups", "--reset-env", "sh", "-c",
+        f"cd {project} && XDG_RUNTIME_DIR=/run/user/{uid} {AISHELL_RUN} exec -- sh -c {shlex.quote(command)}"],
+        dimensions=(30, 90), encoding="utf-8", timeout=60)
     try:
         session.expect(r"30 90\r\n")
-        session.setwinsize(40, 120)  # the kernel signals the client (SIGWINCH), which forwards it
+        _, parents = prefork_processes()
+        assert server in parents.values(), "the session is not a worker's"
+        session.setwinsize(40, 120)  # the kernel signals the terminal's foreground: the client, which forwards it
         time.sleep(1)
         session.sendline("hello")
         session.expect(r"got hello\r\n")
