@@ -11,10 +11,12 @@ network-policy probes are in test_network_policy.py.
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -211,7 +213,10 @@ def host_home(sandbox, tmp_path):
         home = sandbox.shell("echo $HOME").stdout.strip()
     else:
         home = str(tmp_path / "home")
-        sandbox.env = {"HOME": home}
+        # The state directory stays root's own: under another one, the user's one egress proxy (whose
+        # configuration names it) would be made anew for this test, and again for the next (half a minute each).
+        sandbox.env = {"HOME": home, "XDG_STATE_HOME": os.environ.get("XDG_STATE_HOME")
+                       or str(Path.home() / ".local" / "state")}
     paths = " ".join(f"{home}/{top}" for top in (".claude", ".claude.json", ".codex", ".gemini", ".config/opencode",
                                                   ".local/share/opencode", ".local/share/aishell", ".bashrc"))
     sandbox.shell(f"rm -rf {paths}")
