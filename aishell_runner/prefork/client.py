@@ -3,11 +3,11 @@ runs it in this process.
 
 Starting Python and importing what a launch needs is most of what a warm launch costs over a bare engine run
 (about 70 ms of 90 with rootless Podman: docs/design/launch-server.md). The server has imported it once. This
-client imports only modules written in C, sends its arguments, environment, umask, working
-directory and standard descriptors over a Unix socket, forwards the signals that only it receives, and exits with
-the command's status. It runs the command itself, as aishell-run always did, when no server can take it: the
-runtime directory is not private, AISHELL_RUN_SERVER is off, none runs yet (it starts one for the next commands),
-or the server is stale or differs from this process in what a worker cannot take over (identity()).
+client imports only modules written in C, sends its arguments, environment, umask, working directory and standard
+descriptors over a Unix socket, forwards the signals that only it receives, and exits with the command's status.
+It runs the command itself, as aishell-run always did, when no server can take it: the runtime directory is not
+private, AISHELL_RUN_SERVER is off, none runs yet (it starts one for the next commands), or the server is stale
+or differs from this process in what a worker cannot take over (identity()).
 """
 
 import _signal

@@ -136,7 +136,7 @@ def _hand_over(connection: socket.socket, listener: socket.socket, lock: int, mo
 def _work(connection: socket.socket, listener: socket.socket, lock: int, peer: int, argv: list[str],
           environ: dict[bytes, bytes], umask: int, streams: tuple, descriptors: list[int]) -> None:
     """The forked worker: become the client's command, run it, send its status, exit."""
-    status = 1
+    status, finished = 1, threading.Event()
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         listener.close()
@@ -161,7 +161,7 @@ def _work(connection: socket.socket, listener: socket.socket, lock: int, peer: i
         connection.send(b"ok")
         if connection.recv(16) != b"go":  # the client gave up waiting, and runs the command itself
             os._exit(0)
-        threading.Thread(target=_relay_signals, args=(connection,), daemon=True).start()
+        threading.Thread(target=_relay_signals, args=(connection, finished), daemon=True).start()
         gc.disable()  # as cli.entry(): a command's process ends soon or waits on a child
         from .. import cli
 
@@ -174,19 +174,25 @@ def _work(connection: socket.socket, listener: socket.socket, lock: int, peer: i
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        finished.set()  # the client may go once it has the status: that is no hang-up
         with contextlib.suppress(OSError):
             connection.send(marshal.dumps(status))
         os._exit(status & 0xFF)
 
 
-def _relay_signals(connection: socket.socket) -> None:
+def _relay_signals(connection: socket.socket, finished: threading.Event) -> None:
     """The client's signals, sent on to this process group; a client gone without a word hangs it up."""
+    # Not to this thread: a signal the kernel hands it would leave the main thread, where Python runs the handlers,
+    # blocked in the call it is waiting in (a Ctrl-C that never interrupts).
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     while True:
         try:
             data = connection.recv(16)
             signum = marshal.loads(data) if data else signal.SIGHUP
         except (OSError, EOFError, ValueError, TypeError):
             data, signum = b"", signal.SIGHUP
+        if finished.is_set():
+            return
         if signum in SIGNALS:
             os.killpg(0, signum)
         if not data:
