@@ -96,8 +96,10 @@ def _through_server(path: str, argv: list[str]) -> int | None:
             return None
         umask = os.umask(0o077)
         os.umask(umask)
+        # Signals this process ignores (as a background job's SIGINT and SIGQUIT are): the worker ignores them too.
+        ignored = tuple(signum for signum in FORWARDED if _signal.getsignal(signum) == _signal.SIG_IGN)
         request = marshal.dumps((argv, dict(os.environb), umask, identity(),
-                                 tuple((stream.encoding, stream.errors) for stream in streams)))
+                                 tuple((stream.encoding, stream.errors) for stream in streams), ignored))
         here = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             descriptors = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2, here))
@@ -110,16 +112,16 @@ def _through_server(path: str, argv: list[str]) -> int | None:
         if answer != b"ok":
             return None
         connection.settimeout(None)
-        connection.send(b"go")  # from here on the worker runs the command, and this process only waits
-        return _wait(connection)
+        return _wait(connection, ignored)
     except OSError:  # no answer in time, too large an environment, a descriptor that cannot be sent
         return None
     finally:
         connection.close()
 
 
-def _wait(connection: _socket.socket) -> int:
-    """Forward the signals this process gets (the worker has no terminal of its own) until the status comes."""
+def _wait(connection: _socket.socket, ignored: tuple[int, ...]) -> int | None:
+    """Forward the signals this process gets (the worker has no terminal of its own) until the status comes; None
+    when the worker was gone before the command began."""
     ended_by = []
 
     def forward(signum: int, _frame: object) -> None:
@@ -130,8 +132,15 @@ def _wait(connection: _socket.socket) -> int:
         except OSError:
             pass
 
-    for signum in FORWARDED:
-        _signal.signal(signum, forward)
+    previous = {signum: _signal.signal(signum, forward) for signum in FORWARDED if signum not in ignored}
+    try:
+        # From here on the worker runs the command, and this process only waits (a signal forwarded before this
+        # reaches the worker first, and it ends without running the command).
+        connection.send(b"go")
+    except OSError:  # the worker is gone before it began (a signal forwarded first ended it, or it died)
+        for signum, handler in previous.items():
+            _signal.signal(signum, handler)
+        return 128 + ended_by[-1] if ended_by else None  # None: the command runs here
     try:
         answer = connection.recv(16)
     except OSError:

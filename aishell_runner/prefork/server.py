@@ -113,7 +113,7 @@ def _hand_over(connection: socket.socket, listener: socket.socket, lock: int, mo
         if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(descriptors) != DESCRIPTORS:
             return True
         try:
-            argv, environ, umask, identity, streams = marshal.loads(message)
+            argv, environ, umask, identity, streams, ignored = marshal.loads(message)
         except (EOFError, ValueError, TypeError):
             return True
         if _stale(modules):
@@ -126,7 +126,7 @@ def _hand_over(connection: socket.socket, listener: socket.socket, lock: int, mo
                 connection.send(b"differs")
             return True
         if os.fork() == 0:
-            _work(connection, listener, lock, peer, argv, environ, umask, streams, descriptors)
+            _work(connection, listener, lock, peer, argv, environ, umask, streams, ignored, descriptors)
     finally:
         for fd in descriptors:
             os.close(fd)
@@ -134,11 +134,16 @@ def _hand_over(connection: socket.socket, listener: socket.socket, lock: int, mo
 
 
 def _work(connection: socket.socket, listener: socket.socket, lock: int, peer: int, argv: list[str],
-          environ: dict[bytes, bytes], umask: int, streams: tuple, descriptors: list[int]) -> None:
+          environ: dict[bytes, bytes], umask: int, streams: tuple, ignored: tuple[int, ...],
+          descriptors: list[int]) -> None:
     """The forked worker: become the client's command, run it, send its status, exit."""
     status, finished = 1, threading.Event()
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # The client's signal dispositions, not the server's (which are whatever its starter's were).
+        for signum in SIGNALS - {signal.SIGWINCH}:
+            default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else default)
         listener.close()
         os.close(lock)  # the lock is the server's life, not its workers'
         os.setsid()

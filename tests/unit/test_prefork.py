@@ -22,7 +22,11 @@ AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
 # The client as the console script runs it, saying afterwards whether the command's modules came into this
 # process (it ran the command itself) or not (a worker of the server ran it).
 PROBE = """
-import sys
+import os, signal, sys
+if os.environ.get("PROBE_IGNORES_SIGINT"):  # as a background job's command
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+else:  # as a terminal's command, whatever this test run's own disposition (a background job's ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 from aishell_runner.prefork.client import main
 sys.argv = ["aishell-run", *sys.argv[1:]]
 status = main()
@@ -61,11 +65,11 @@ def ran(result: subprocess.CompletedProcess) -> str:
     return result.stderr.splitlines()[-1]
 
 
-def serving(runtime: Path) -> Path:
+def serving(runtime: Path, **env: str) -> Path:
     """The socket of the server that a command started (the first one starts it), once it serves."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if ran(run(runtime, "--version")) == "ran by the server":
+        if ran(run(runtime, "--version", **env)) == "ran by the server":
             return next((runtime / "aishell").glob("server-*.sock"))
         time.sleep(0.2)
     raise AssertionError(f"no server answered in {runtime}")
@@ -172,22 +176,44 @@ print(os.getuid(), repr(answer))
     assert ran(run(runtime, "--version")) == "ran by the server"  # and the server serves on
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_to_the_client_reaches_the_command_and_its_status_is_the_signals(runtime, tmp_path, signum):
-    serving(runtime)
+def blocked_command(runtime: Path, tmp_path: Path, **env: str) -> subprocess.Popen:
+    """`settings` on a project whose settings file is a fifo, run through the server: its worker blocks reading it
+    until it is stopped. Returned once the worker has begun."""
     project = tmp_path / "project"
     (project / ".aishell").mkdir(parents=True)
-    # `settings` with a fifo for its settings file: the worker blocks reading it until the client is stopped.
     os.mkfifo(project / ".aishell" / "config.yaml")
     waiting = subprocess.Popen([sys.executable, "-c", PROBE, "settings", "--json"], cwd=project,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "XDG_RUNTIME_DIR": str(runtime),
-                                    "XDG_CACHE_HOME": str(tmp_path / "cache")})
-    time.sleep(2)
+                                    "XDG_CACHE_HOME": str(tmp_path / "cache"), **env})
+    deadline = time.monotonic() + 30
+    while not server_and_workers(runtime)[1]:
+        assert time.monotonic() < deadline, "no worker started"
+        time.sleep(0.1)
+    time.sleep(1)  # the client has sent its `go`, and the worker is in the read
     assert waiting.poll() is None
+    return waiting
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_the_client_reaches_the_command_and_its_status_is_the_signals(runtime, tmp_path, signum):
+    serving(runtime, PROBE_IGNORES_SIGINT="1")  # a server started from a background job: it ignores SIGINT
+    waiting = blocked_command(runtime, tmp_path)  # a terminal's client: its worker does not
     waiting.send_signal(signum)
     _, stderr = waiting.communicate(timeout=30)
     assert (waiting.returncode, stderr.splitlines()[-1]) == (128 + signum, "ran by the server")
+
+
+def test_a_signal_the_client_ignores_the_worker_ignores_too(runtime, tmp_path):
+    """The test above the other way round: the client's dispositions are the worker's, whatever the server's."""
+    serving(runtime)
+    waiting = blocked_command(runtime, tmp_path, PROBE_IGNORES_SIGINT="1")
+    waiting.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert waiting.poll() is None  # ignored, as it would have been without the server
+    waiting.send_signal(signal.SIGTERM)
+    _, stderr = waiting.communicate(timeout=30)
+    assert (waiting.returncode, stderr.splitlines()[-1]) == (128 + signal.SIGTERM, "ran by the server")
 
 
 def test_a_client_that_is_killed_takes_its_worker_with_it(runtime, tmp_path):
