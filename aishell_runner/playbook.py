@@ -9,6 +9,7 @@ display callback hands over as `event_data["artifact_data"]` of the final
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import shutil
@@ -197,14 +198,15 @@ def run_playbook(
     gc.enable()  # off for a short command's start (cli.entry); a playbook's events run for minutes in this process
 
     collector = EventCollector(on_task, on_event)
-    with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets():
+    with _stop_ansible_on_signals(collector) as cancel, _environment_without_secrets(), \
+            _fresh_run_dir(name) as run_dir:
 
         def between_outputs() -> bool:  # ansible-runner's cancel_callback
             collector.show_a_long_task()
             return cancel()
 
         runner = ansible_runner.run(
-            private_data_dir=str(_fresh_run_dir(name)),
+            private_data_dir=str(run_dir),
             project_dir=str(root),
             playbook=str(playbook),
             inventory=str(inventory or root / "inventories" / "local" / "hosts.yml"),
@@ -316,17 +318,39 @@ def _put_our_ansible_first_on_path() -> None:
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def _fresh_run_dir(name: str) -> Path:
-    """A new private data directory per run (no stale extravars from an earlier run); keeps the last few.
+IN_USE = ".in-use"  # a run's lock file: held (shared) while the run lasts
+
+
+@contextmanager
+def _fresh_run_dir(name: str) -> Iterator[Path]:
+    """A new private data directory per run (no stale extravars from an earlier run), in use while the context
+    lasts; keeps the last few, and every one still in use (a fleet's run lasts minutes, and the same user's
+    launches meanwhile would otherwise remove its directory under it).
 
     Private to the user: ansible-runner records the whole environment in artifacts/<ident>/command.
     """
     runs = state_dir() / "runs"
     runs.mkdir(mode=0o700, parents=True, exist_ok=True)
     for old in sorted(path for path in runs.iterdir() if path.is_dir())[:-KEEP_RUNS]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_unless_in_use(old)
     # Microseconds: names sort in start order, and two runs in one second do not collide.
     run_dir = runs / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{Path(name).stem}"
     run_dir.mkdir(mode=0o700)
-    return run_dir
+    with (run_dir / IN_USE).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        yield run_dir
+
+
+def _remove_unless_in_use(run_dir: Path) -> None:
+    try:
+        lock = (run_dir / IN_USE).open()
+    except OSError:  # an older run's, without the file, or one being removed
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its run goes on
+        shutil.rmtree(run_dir, ignore_errors=True)
 

@@ -123,3 +123,20 @@ def test_secrets_in_our_environment_never_reach_ansible_runner_artifacts(project
         if path.is_file() and path.stat().st_size < 5_000_000:
             assert "sk-ant-planted-secret-value" not in path.read_text(errors="replace"), path
     assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-planted-secret-value"  # restored afterwards
+
+
+def test_a_run_in_progress_keeps_its_directory_while_later_runs_prune_older_ones(tmp_path, monkeypatch):
+    """A fleet's run lasts minutes; the same user's launches meanwhile start more than KEEP_RUNS runs."""
+    from aishell_runner import playbook
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    with playbook._fresh_run_dir("fleet.yml") as long_run:
+        for _ in range(playbook.KEEP_RUNS + 2):
+            with playbook._fresh_run_dir("sandbox_launch.yml"):
+                pass
+        assert long_run.is_dir()  # in use: kept, while older finished ones went
+        assert len(list(long_run.parent.iterdir())) == playbook.KEEP_RUNS + 2  # it, the last ten, the newest
+    with playbook._fresh_run_dir("sandbox_launch.yml"):
+        pass
+    assert not long_run.exists()  # finished, and older than the last KEEP_RUNS: removed
+    assert len(list(long_run.parent.iterdir())) == playbook.KEEP_RUNS + 1  # the ten, and the one just made
