@@ -110,17 +110,17 @@ def _hand_over(connection: socket.socket, listener: socket.socket, lock: int, mo
     descriptors = [fd for level, kind, data in ancillary if (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
                    for fd in struct.unpack(f"{len(data) // 4}i", data[: len(data) // 4 * 4])]
     try:
+        if _stale(modules):  # first: a newer client's request may not be one this code can read
+            os.close(lock)  # before the answer: the server the client starts next may take the socket
+            with contextlib.suppress(OSError):
+                connection.send(b"stale")
+            return False
         if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(descriptors) != DESCRIPTORS:
             return True
         try:
             argv, environ, umask, identity, streams, ignored = marshal.loads(message)
         except (EOFError, ValueError, TypeError):
             return True
-        if _stale(modules):
-            os.close(lock)  # before the answer: the server the client starts next may take the socket
-            with contextlib.suppress(OSError):
-                connection.send(b"stale")
-            return False
         if identity != own:
             with contextlib.suppress(OSError):
                 connection.send(b"differs")
