@@ -24,17 +24,18 @@ from .paths import state_dir
 
 POLL_SECONDS = 1  # how soon the watchdog sees that the wrapper is gone
 CLEANUP_TIMEOUT = 60
-_client: list[int] = []  # the client that handed this process its command (prefork/server.py), if one did
+_client: int | None = None  # the client that handed this process its command (prefork/server.py), if one did
 
 
 def handed_over_by(client: int) -> None:
     """This process runs a command for `client` (prefork/server.py): its sessions belong to the client."""
-    _client[:] = [client]
+    global _client
+    _client = client
 
 
 def wrapper_pid() -> int:
     """The process that a user sees and stops for this command: this one, or the client that handed it over."""
-    return _client[0] if _client else os.getpid()
+    return _client or os.getpid()
 
 
 def records_dir() -> Path:
