@@ -24,8 +24,8 @@ exit status: 0 ok, 1 failure, 2 usage or settings error, 3 refused by policy,
 4 engine unavailable, 130 interrupted.
 Colours are off when NO_COLOR is set or the output is not a terminal.
 Commands run in a worker of a server of your own, which has aishell-run loaded
-(in $XDG_RUNTIME_DIR/aishell, ended after 20 idle minutes); AISHELL_RUN_SERVER=off
-runs each in its own process."""
+(in $XDG_RUNTIME_DIR/aishell, or without that in /tmp/aishell-UID; it ends after
+20 idle minutes); AISHELL_RUN_SERVER=off runs each in its own process."""
 
 
 # What may come before the command; every other option belongs to a command and comes after it.

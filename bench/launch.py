@@ -1,15 +1,17 @@
 """A sandbox launch against the bare engine, in the same run.
 
-`aishell-run exec -- true` (warm: plan and images unchanged, so no Ansible)
-against `docker run --rm IMAGE true` on the same image, taken in turns, medians
-of RUNS runs each, in ROUNDS rounds a few minutes apart (each ratio counts, not
-the best one), with the machine's load; then another command on the same plan
-(`exec -- true` then `exec -- env`: warm too), the cold launch (the first after
-a settings change: the sandbox_launch playbook runs), the warm launch on a
-generated 100,000-file git repository (bench/scan.py's), where the
-launch's time goes (pyinstrument, one warm launch in-process), and the same as
-the rootless test user on rootless Podman, next to `distrobox enter NAME --
-true` (Distrobox from Debian's packages, its container made once beforehand).
+`aishell-run exec -- true` (warm: plan and images unchanged, so no Ansible;
+through the user's prefork server, as by default, and once more each command
+in its own process, AISHELL_RUN_SERVER=off) against `docker run --rm IMAGE
+true` on the same image, taken in turns, medians of RUNS runs each, in ROUNDS
+rounds a few minutes apart (each ratio counts, not the best one), with the
+machine's load; then another command on the same plan (`exec -- true` then
+`exec -- env`: warm too), the cold launch (the first after a settings change:
+the sandbox_launch playbook runs), the warm launch on a generated 100,000-file
+git repository (bench/scan.py's), where the launch's time goes (pyinstrument,
+one warm launch in-process), and the same as the rootless test user on
+rootless Podman, next to `distrobox enter NAME -- true` (Distrobox from
+Debian's packages, its container made once beforehand).
 
     python bench/launch.py [--rounds N] [--pause SECONDS] [--files N]
 """
@@ -87,6 +89,7 @@ def main() -> None:
               f"{warm / docker:.2f}x", flush=True)
     warm, docker = median([r[0] for r in rounds]), median([r[1] for r in rounds])
     another, _ = in_turns(exec_argv(project, "env"), exec_argv(project), RUNS)
+    alone, alone_docker = in_turns(["env", "AISHELL_RUN_SERVER=off", *exec_argv(project)], docker_true, RUNS)
     flags = median(time_command(sandbox_flags_argv(project), RUNS))
     config = project / ".aishell" / "config.yaml"
     colds = []
@@ -101,6 +104,9 @@ def main() -> None:
         f"| `docker run --rm IMAGE true` | {docker:.3f} | 1.00 | - | - |",
         f"| `exec -- env` after `exec -- true` (another command, the same plan) | {another:.3f} | "
         f"{another / docker:.2f} | warm | {'yes' if another / docker <= WARM_TARGET else 'no'} |",
+        f"| `aishell-run exec -- true`, warm, the command in its own process (`AISHELL_RUN_SERVER=off`; ratio to "
+        f"`docker run` taken in turns with it, {alone_docker:.3f} s) | {alone:.3f} | {alone / alone_docker:.2f} | - "
+        "| - |",
         f"| `docker run` with the sandbox's flags, mounts and limits, `true` (the engine's share) | {flags:.3f} | "
         f"{flags / docker:.2f} | - | - |",
         f"| `aishell-run exec -- true`, cold (first after a settings change, median of {COLD_RUNS}, load "
@@ -114,7 +120,8 @@ def main() -> None:
     write_section(
         "launch",
         "## Sandbox launch against the bare engine\n\n"
-        f"Seconds, medians of {RUNS} runs each, ours (aishell-run installed from its wheel, as users have it) and "
+        f"Seconds, medians of {RUNS} runs each, ours (aishell-run installed from its wheel, as users have it, its "
+        f"commands run by the user's prefork server unless said) and "
         f"the bare engine taken in turns; ratio to bare `docker "
         f"run` (the rootless rows: to the test user's own bare `podman run`, timed by that user, with the wheel "
         f"installed in a virtual environment of its own). The warm "
@@ -172,8 +179,8 @@ def profile_breakdown(project: Path) -> str:
     imports = median(time_command([python, "-I", "-c", ours], 5)) - bare
     parts = "; ".join(f"{what} {totals[name] * 1000:.0f} ms" for name, what in wanted.items())
     return (f"Where one warm launch's time goes (pyinstrument, in-process, {total * 1000:.0f} ms in all): {parts}. "
-            f"Before that, a new interpreter spends {imports * 1000:.0f} ms importing aishell-run's modules "
-            "(beside Python's own start).")
+            f"Without the prefork server, a new interpreter spends {imports * 1000:.0f} ms before that importing "
+            "aishell-run's modules (beside Python's own start); with it, the client imports none.")
 
 
 def sandbox_flags_argv(project: Path) -> list[str]:

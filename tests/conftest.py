@@ -7,10 +7,10 @@ from pathlib import Path
 # ansible-runner starts `ansible-playbook` by name: make the one installed
 # beside this interpreter (the project's virtual environment) the one found.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-# Root's commands run in their own process (no prefork server: aishell_runner/prefork/), whether or not this
-# machine gives root a runtime directory, so that every machine runs the same path; the rootless lane's
-# launches and tests/unit/test_prefork.py go through a server, in runtime directories they name.
-os.environ.pop("XDG_RUNTIME_DIR", None)
+# Root's commands run in their own process (no prefork server: aishell_runner/prefork/), so that a test that
+# plays a crash kills the process that runs the command; the rootless lane's launches (run_as_rootless_user
+# turns the server back on) and tests/unit/test_prefork.py go through servers of their own.
+os.environ["AISHELL_RUN_SERVER"] = "off"
 
 
 # Lanes of tests that share no state, so that `make pytest` runs them side by side: each engine's user has

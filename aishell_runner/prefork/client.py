@@ -5,7 +5,7 @@ Starting Python and importing what a launch needs is most of what a warm launch 
 (about 70 ms of 90 with rootless Podman: docs/design/launch-server.md). The server has imported it once. This
 client imports only modules written in C, sends its arguments, environment, umask, working directory and standard
 descriptors over a Unix socket, forwards the signals that only it receives, and exits with the command's status.
-It runs the command itself, as aishell-run always did, when no server can take it: the runtime directory is not
+It runs the command itself, as aishell-run always did, when no server can take it: its directory is not
 private, AISHELL_RUN_SERVER is off, none runs yet (it starts one for the next commands), or the server is stale
 or differs from this process in what a worker cannot take over (identity()).
 """
@@ -36,20 +36,39 @@ def main() -> int:
 
 
 def socket_path() -> str | None:
-    """Where this installation's server listens for this user: in $XDG_RUNTIME_DIR when it is the user's own and
-    private (as logind makes it); None without one, off Linux (SO_PEERCRED), or with AISHELL_RUN_SERVER=off."""
+    """Where this installation's server listens for this user: in $XDG_RUNTIME_DIR/aishell when that runtime
+    directory is the user's own and private (as logind makes it); without one (root under sudo, a container, WSL
+    without systemd), in a private directory of the user's in $TMPDIR or /tmp, as tmux keeps its sockets. None
+    when the directory is not private or not the user's, off Linux (SO_PEERCRED), or with AISHELL_RUN_SERVER=off."""
     if os.environ.get(SWITCH, "").lower() == "off" or not sys.platform.startswith("linux"):
         return None
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    try:
-        info = os.stat(runtime) if runtime.startswith("/") else None
-    except OSError:
-        return None
-    if info is None or info.st_uid != os.getuid() or info.st_mode & 0o077:
+    if runtime:
+        directory = f"{runtime}/aishell" if _private(runtime) else None
+    else:
+        temporary = os.environ.get("TMPDIR", "")
+        directory = f"{temporary if temporary.startswith('/') else '/tmp'}/aishell-{os.getuid()}"
+        try:  # noqa: SIM105  (contextlib would cost the client its import)
+            os.mkdir(directory, 0o700)
+        except OSError:  # made already, or cannot be: _private says whether it will do
+            pass
+        if not _private(directory):  # another user's, made first in a shared /tmp: no server, never theirs
+            directory = None
+    if directory is None:
         return None
     installation = binascii.crc32(os.fsencode(f"{sys.executable}\0{PACKAGE}"))
-    path = f"{runtime}/aishell/server-{installation:08x}.sock"
+    path = f"{directory}/server-{installation:08x}.sock"
     return path if len(os.fsencode(path)) < 100 else None  # a socket's address holds 107 bytes
+
+
+def _private(directory: str) -> bool:
+    """`directory` is a directory (not a link to one) of this user's that no one else may enter."""
+    try:
+        info = os.lstat(directory) if directory.startswith("/") else None
+    except OSError:
+        return False
+    return info is not None and info.st_mode & 0o170000 == 0o040000 and info.st_uid == os.getuid() \
+        and not info.st_mode & 0o077
 
 
 def identity() -> tuple:

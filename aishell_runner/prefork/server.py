@@ -44,6 +44,8 @@ def serve(path: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server has this socket
+    import rich.console  # noqa: F401  what a launch that has something to say prints with (ui.UI.err)
+
     from .. import cli  # noqa: F401  what every command imports
     from ..commands import launch  # noqa: F401  and what a launch does
 

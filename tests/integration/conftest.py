@@ -49,12 +49,19 @@ def checked(run: subprocess.CompletedProcess, what: str) -> subprocess.Completed
     return run
 
 
+def rootless_environment(uid: str) -> str:
+    """The test user's environment for a shell command (`su` keeps root's): its runtime directory, and its
+    commands through its prefork server, as a user with a login session has them (tests/conftest.py turns the
+    server off for root's)."""
+    return f"XDG_RUNTIME_DIR=/run/user/{uid} AISHELL_RUN_SERVER=on"
+
+
 def run_as_rootless_user(command: str, check: bool = False) -> subprocess.CompletedProcess:
     """`command` in a login-less shell of the test user. Unchecked by default: the callers assert on the
     result (a failure is what some of them expect); `check=True` for set-up steps."""
     uid = subprocess.run(["id", "-u", ROOTLESS_USER], capture_output=True, text=True, check=True).stdout.strip()
     run = subprocess.run(
-        ["su", ROOTLESS_USER, "-c", f"XDG_RUNTIME_DIR=/run/user/{uid} {command}"],
+        ["su", ROOTLESS_USER, "-c", f"{rootless_environment(uid)} {command}"],
         capture_output=True, text=True, cwd="/",
     )
     return checked(run, f"as {ROOTLESS_USER}: {command}") if check else run

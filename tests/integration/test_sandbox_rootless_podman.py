@@ -14,7 +14,13 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.integration.conftest import ROOTLESS_USER, checked, run_as_rootless_user, sandbox_config
+from tests.integration.conftest import (
+    ROOTLESS_USER,
+    checked,
+    rootless_environment,
+    run_as_rootless_user,
+    sandbox_config,
+)
 
 AISHELL_RUN = "/opt/aishell-test/venv/bin/aishell-run"
 CONFIG = sandbox_config("podman")
@@ -60,7 +66,7 @@ def test_project_at_its_path_files_owned_by_the_user_container_removed(project):
 def test_api_key_reaches_the_agent_but_not_podman_inspect(project):
     session = subprocess.Popen(
         ["su", ROOTLESS_USER, "-c",
-         f"cd {project} && XDG_RUNTIME_DIR=/run/user/$(id -u) ANTHROPIC_API_KEY={SECRET} "
+         f"cd {project} && {rootless_environment('$(id -u)')} ANTHROPIC_API_KEY={SECRET} "
          f"{AISHELL_RUN} exec -- sh -c 'printenv ANTHROPIC_API_KEY > seen; sleep 60'"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

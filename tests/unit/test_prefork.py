@@ -56,9 +56,15 @@ def server_and_workers(runtime: Path) -> tuple[list[int], list[int]]:
     return [pid for pid in pids if parents[pid] not in pids], [pid for pid in pids if parents[pid] in pids]
 
 
+def environment(runtime: Path, **env: str) -> dict[str, str]:
+    """This process's environment with `runtime` as the runtime directory, and the server on (tests/conftest.py
+    turns it off for root's other tests)."""
+    return {**os.environ, "AISHELL_RUN_SERVER": "on", "XDG_RUNTIME_DIR": str(runtime), **env}
+
+
 def run(runtime: Path, *argv: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=cwd or "/",
-                          env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), **env})
+                          env=environment(runtime, **env))
 
 
 def ran(result: subprocess.CompletedProcess) -> str:
@@ -123,25 +129,69 @@ def test_a_changed_module_ends_the_server_and_the_command_runs_itself(runtime):
 def test_a_process_with_other_limits_runs_the_command_itself(runtime):
     serving(runtime)
     lower = subprocess.run(["prlimit", "--nofile=512:512", sys.executable, "-c", PROBE, "--version"],
-                           capture_output=True, text=True, cwd="/", env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+                           capture_output=True, text=True, cwd="/", env=environment(runtime))
     assert (lower.returncode, ran(lower)) == (0, "ran here")
 
 
 @pytest.mark.parametrize("mode", [0o750, 0o700])
-def test_no_server_in_a_runtime_directory_that_is_not_private_or_not_ones_own(tmp_path, mode):
+def test_no_server_in_a_runtime_directory_that_is_not_private_or_not_ones_own(tmp_path, monkeypatch, mode):
     directory = tmp_path / "runtime"
     directory.mkdir(mode=mode)
     os.chmod(directory, mode)
     if mode == 0o700:
         os.chown(directory, 65534, 65534)  # nobody's
-    os.environ["XDG_RUNTIME_DIR"] = str(directory)
-    try:
-        assert client.socket_path() is None
-    finally:
-        del os.environ["XDG_RUNTIME_DIR"]
+    monkeypatch.setenv("AISHELL_RUN_SERVER", "on")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
+    assert client.socket_path() is None
     result = run(directory, "--version")
     assert (result.returncode, ran(result)) == (0, "ran here")
     assert not (directory / "aishell").exists()
+
+
+def test_without_a_runtime_directory_the_server_is_in_a_private_directory_in_tmp(tmp_path, monkeypatch):
+    """Root under sudo, a container, WSL without systemd: no $XDG_RUNTIME_DIR, and the server still runs."""
+    monkeypatch.setenv("AISHELL_RUN_SERVER", "on")
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    directory = tmp_path / f"aishell-{os.getuid()}"
+    assert Path(client.socket_path()).parent == directory
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"
+    def version() -> str:
+        return ran(subprocess.run([sys.executable, "-c", PROBE, "--version"], capture_output=True, text=True,
+                                  cwd="/", env=dict(os.environ)))
+
+    try:
+        assert version() == "ran here"  # and it started the server
+        deadline = time.monotonic() + 30
+        while version() != "ran by the server":
+            assert time.monotonic() < deadline, "no server answered"
+            time.sleep(0.2)
+    finally:
+        for pid in server_pids(directory):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("made_first", ["by nobody", "readable by the group", "a link to a private one"])
+def test_no_server_in_tmp_where_the_directory_is_not_ones_own_and_private(tmp_path, monkeypatch, made_first):
+    """A shared /tmp: another user can make the directory first. Then no server, never a socket of theirs."""
+    monkeypatch.setenv("AISHELL_RUN_SERVER", "on")
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    directory = tmp_path / f"aishell-{os.getuid()}"
+    if made_first == "a link to a private one":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        directory.symlink_to(tmp_path / "elsewhere")
+    else:
+        directory.mkdir(mode=0o700)
+        if made_first == "by nobody":
+            os.chown(directory, 65534, 65534)
+        else:
+            os.chmod(directory, 0o750)
+    assert client.socket_path() is None
+    result = subprocess.run([sys.executable, "-c", PROBE, "--version"], capture_output=True, text=True, cwd="/",
+                            env=dict(os.environ))
+    assert (result.returncode, ran(result)) == (0, "ran here")
+    assert list(directory.iterdir()) == []
 
 
 def test_another_users_connection_gets_nothing(runtime):
@@ -184,8 +234,7 @@ def blocked_command(runtime: Path, tmp_path: Path, **env: str) -> subprocess.Pop
     os.mkfifo(project / ".aishell" / "config.yaml")
     waiting = subprocess.Popen([sys.executable, "-c", PROBE, "settings", "--json"], cwd=project,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "XDG_RUNTIME_DIR": str(runtime),
-                                    "XDG_CACHE_HOME": str(tmp_path / "cache"), **env})
+                               env=environment(runtime, XDG_CACHE_HOME=str(tmp_path / "cache"), **env))
     deadline = time.monotonic() + 30
     while not server_and_workers(runtime)[1]:
         assert time.monotonic() < deadline, "no worker started"
@@ -222,8 +271,8 @@ def test_a_client_that_is_killed_takes_its_worker_with_it(runtime, tmp_path):
     (project / ".aishell").mkdir(parents=True)
     os.mkfifo(project / ".aishell" / "config.yaml")
     waiting = subprocess.Popen([sys.executable, "-c", PROBE, "settings"], cwd=project, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime),
-                                                               "XDG_CACHE_HOME": str(tmp_path / "cache")})
+                               stderr=subprocess.DEVNULL,
+                               env=environment(runtime, XDG_CACHE_HOME=str(tmp_path / "cache")))
     deadline = time.monotonic() + 30
     while not (workers := server_and_workers(runtime)[1]):
         assert time.monotonic() < deadline, "no worker started"
