@@ -156,6 +156,7 @@ def test_without_a_runtime_directory_the_server_is_in_a_private_directory_in_tmp
     directory = tmp_path / f"aishell-{os.getuid()}"
     assert Path(client.socket_path()).parent == directory
     assert oct(directory.stat().st_mode & 0o777) == "0o700"
+
     def version() -> str:
         return ran(subprocess.run([sys.executable, "-c", PROBE, "--version"], capture_output=True, text=True,
                                   cwd="/", env=dict(os.environ)))
