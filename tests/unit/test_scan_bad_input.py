@@ -341,6 +341,42 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     assert all(f["tracked"] is None and f["ignored"] is None for f in result["findings"])
 
 
+def git(*args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false",
+                    *args], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("damage", ["a corrupt index", "a shallow clone"])
+def test_a_repository_git_cannot_read_well_gets_the_same_findings(tmp_path: Path, damage: str) -> None:
+    """Git only says whether a finding's file is tracked: what git cannot read costs that, never a finding."""
+    origin = tmp_path / "origin"
+    write(origin / ".env")
+    write(origin / "src" / "aws.py", f'key = "{AWS_KEY}"\n')
+    write(origin / "README.md", "nothing here\n")
+    git("-C", str(origin), "init", "-q")
+    git("-C", str(origin), "add", "-A")
+    git("-C", str(origin), "commit", "-q", "-m", "one")
+    write(origin / "README.md", "changed\n")
+    git("-C", str(origin), "commit", "-q", "-am", "two")
+    expected = findings(scan_json(origin, cache_dir=tmp_path / "origin-cache", watch=False))
+    assert expected == {".env": ("medium", "dotenv"), "src/aws.py": ("high", "aws-access-key")}
+    if damage == "a corrupt index":
+        project = origin
+        (project / ".git" / "index").write_bytes(b"DIRC\x00\x00\x00\x02garbage")
+        assert subprocess.run(["git", "-C", str(project), "ls-files"], capture_output=True).returncode != 0
+    else:
+        project = tmp_path / "shallow"
+        git("clone", "-q", "--depth", "1", f"file://{origin}", str(project))
+        shallow = subprocess.run(["git", "-C", str(project), "rev-parse", "--is-shallow-repository"],
+                                 capture_output=True, text=True)
+        assert shallow.stdout.strip() == "true"
+    for _ in ("cold", "warm, from the caches"):
+        result = scan_json(project, cache_dir=tmp_path / "cache")
+        assert findings(result) == expected
+        # What git can tell is still told: a shallow clone's index is whole; a corrupt one says nothing.
+        assert {f["tracked"] for f in result["findings"]} == ({None} if damage == "a corrupt index" else {True})
+
+
 def test_corrupt_cache_is_ignored_and_replaced(tmp_path: Path) -> None:
     project = tmp_path / "project"
     write(project / "aws.py", f'key = "{AWS_KEY}"\n')
