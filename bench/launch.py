@@ -222,9 +222,15 @@ def timed(argv, n):
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
 timed([aishell, "exec", "--", "true"], 1)  # converge: images (the box's too, on a fresh machine) and launch spec
-if subprocess.run(["podman", "container", "exists", box]).returncode:  # kept from an earlier run otherwise
+def made_box():
     subprocess.run(["distrobox", "create", "--yes", "-n", box, "-i", image], capture_output=True, check=True)
-timed(["distrobox", "enter", box, "--", "true"], 1)  # its first enter sets the container up
+    timed(["distrobox", "enter", box, "--", "true"], 1)  # its first enter sets the container up
+if subprocess.run(["podman", "container", "exists", box]).returncode:  # kept from an earlier run otherwise
+    made_box()
+elif subprocess.run(["distrobox", "enter", box, "--", "true"], capture_output=True).returncode:
+    # Kept, but it does not start (left "Stopping" by a restart of the machine): made anew.
+    subprocess.run(["podman", "rm", "--force", box], capture_output=True, check=True)
+    made_box()
 commands = {"aishell": [aishell, "exec", "--", "true"], "flags": sandbox_flags_argv(project, image),
             "podman": ["podman", "run", "--rm", image, "true"], "distrobox": ["distrobox", "enter", box, "--", "true"]}
 samples = {key: [] for key in commands}
