@@ -74,12 +74,14 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def foundation_hash(settings: dict[str, Any]) -> str:
+def _ca_sha256(settings: dict[str, Any]) -> str:
     ca = ca_bundle_path(settings["sandbox_image_ca_bundle"])
+    return _sha256(ca) if ca else "none"
+
+
+def foundation_hash(settings: dict[str, Any]) -> str:
     template = (role_dir() / "templates" / "Dockerfile.foundation.j2").read_text()
-    return _filters().foundation_hash(
-        settings, hashlib.sha256(template.encode()).hexdigest(), _sha256(ca) if ca else "none"
-    )
+    return _filters().foundation_hash(settings, hashlib.sha256(template.encode()).hexdigest(), _ca_sha256(settings))
 
 
 def extension_hash(foundation: str, dockerfile: Path) -> str:
@@ -90,10 +92,13 @@ EGRESS_FILES = ("templates/Dockerfile.egress.j2", "files/egress/squid.conf", "fi
                 "files/egress/broker.py", "files/egress/gate.py")
 
 
-@functools.cache  # hashes the role's files: once a process (a launch asks for it more than once)
-def egress_hash(foundation: str) -> str:
-    files = {Path(name).name: _sha256(role_dir() / name) for name in EGRESS_FILES}
-    return _filters().egress_hash(foundation, files)
+@functools.cache  # the role's files: hashed once a process (a launch asks for them more than once)
+def _egress_files() -> dict[str, str]:
+    return {Path(name).name: _sha256(role_dir() / name) for name in EGRESS_FILES}
+
+
+def egress_hash(settings: dict[str, Any]) -> str:
+    return _filters().egress_hash(settings, _ca_sha256(settings), _egress_files())
 
 
 def extension_name(project: Path) -> str:
@@ -126,7 +131,7 @@ def wanted_images(settings: dict[str, Any], foundation: str) -> dict[str, Wanted
     """The images these settings want, by kind ("foundation", "egress", "extension"), as the role tags them."""
     wanted = {"foundation": foundation}
     if settings.get("sandbox_image_egress"):
-        wanted["egress"] = egress_hash(foundation)
+        wanted["egress"] = egress_hash(settings)
     if settings.get("sandbox_image_extension_dockerfile"):
         wanted["extension"] = extension_hash(foundation, Path(settings["sandbox_image_extension_dockerfile"]))
     return {kind: Wanted(settings[f"sandbox_image_{kind}_name"], own_tag(settings, kind, inputs))

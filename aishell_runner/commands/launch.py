@@ -125,7 +125,7 @@ class Prepared(NamedTuple):
         return str(self.egress_vars.get("egress_proxy_config_hash", ""))
 
 
-def _network(settings: Settings, harness: str, engine: Engine, image_settings: dict, foundation: str,
+def _network(settings: Settings, harness: str, engine: Engine, image_settings: dict,
              image: str) -> tuple[dict, egress.Names | None, dict]:
     """The plan's network part, and in allowlist mode the proxy's names and role variables."""
     network = settings.network
@@ -136,7 +136,7 @@ def _network(settings: Settings, harness: str, engine: Engine, image_settings: d
                             "the proxy)", "set network.mode: open in the settings that publish ports",
                             key="ports")
     names = egress.names_for(os.getuid())
-    proxy_inputs = images.egress_hash(foundation)
+    proxy_inputs = images.egress_hash(image_settings)
     wanted = egress.config_hash(proxy_inputs, names, network.internal_hosts)
     # The hosts of the credentials the settings declare, when this machine has them: what they are for.
     declared = tuple(host for credential in settings.credentials if os.environ.get(credential.variable)
@@ -223,7 +223,7 @@ def prepare(args: argparse.Namespace, ui: UI | None = None) -> Prepared:
     autonomous = harness in settings.agents and settings.agents[harness].autonomous
     foundation = images.foundation_hash(image_settings)
     image = images.wanted_image(image_settings, foundation)
-    network, names, egress_vars = _network(settings, harness, engine, image_settings, foundation, image)
+    network, names, egress_vars = _network(settings, harness, engine, image_settings, image)
     plan = make_plan(
         engine=engine, image=image, project=project, harness=harness,
         command=command, settings_mounts=settings.mounts, settings_env=settings.env,

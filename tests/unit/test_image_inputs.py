@@ -57,6 +57,25 @@ def test_foundation_hash_changes_with_each_input_and_ignores_disabled_agents():
     assert filters.foundation_hash({**settings, "sandbox_image_node_version": "0"}, "t", "ca") != base
 
 
+def test_the_egress_hash_follows_the_base_the_ca_bundle_and_its_files_not_the_agents():
+    """Projects whose images differ only in their agents (or Node) share one proxy: a launch of either never makes
+    the proxy anew for the other (images.egress_hash is what the proxy's configuration label is made of)."""
+    settings = images.settings_with({})
+    files = {"squid.conf": "s", "broker.py": "b"}
+    base = filters.egress_hash(settings, "ca", files)
+    other_agents = {**settings, "sandbox_image_agents": {**settings["sandbox_image_agents"], "codex": ""},
+                    "sandbox_image_node_version": "0"}
+    assert filters.foundation_hash(other_agents, "t", "ca") != filters.foundation_hash(settings, "t", "ca")
+    assert filters.egress_hash(other_agents, "ca", files) == base
+    for changed in ({"sandbox_image_base_source": "debootstrap"}, {"sandbox_image_registry_base": "example/debian:12"},
+                    {"sandbox_image_offline_base": "localhost/other:1"}):
+        assert filters.egress_hash({**settings, **changed}, "ca", files) != base, changed
+    assert filters.egress_hash(settings, "ca2", files) != base
+    assert filters.egress_hash(settings, "ca", {**files, "squid.conf": "s2"}) != base
+    # And as the CLI computes it, from the settings a launch has: its agents are not in it either.
+    assert images.egress_hash(settings) == images.egress_hash(other_agents)
+
+
 def test_extension_hash_follows_its_foundation():
     assert filters.extension_hash("f1", "d") != filters.extension_hash("f2", "d")
 
@@ -175,7 +194,7 @@ def test_the_warm_check_asks_for_each_images_own_tag_once(tmp_path):
     wanted = images.wanted_images(settings, foundation)
     assert [image.image for image in wanted.values()] == [
         "localhost/aishell-foundation:ffffffffffffffff",
-        f"localhost/aishell-egress:{images.egress_hash(foundation)[:16]}",
+        f"localhost/aishell-egress:{images.egress_hash(settings)[:16]}",
         f"localhost/aishell-project-p-1:{images.extension_hash(foundation, dockerfile)[:16]}"]
     assert images.wanted_image(settings, foundation) == wanted["extension"].image
     # Another user's foundation under the name as set is not this one: only the own tags count.

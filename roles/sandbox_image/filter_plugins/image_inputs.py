@@ -12,11 +12,11 @@ import json
 import re
 from typing import Any
 
+# The settings that choose the base image, which the foundation and the egress proxy's image are built on.
+BASE_SETTINGS = ("sandbox_image_base_source", "sandbox_image_registry_base", "sandbox_image_offline_base")
 # The settings that shape the foundation image.
 FOUNDATION_SETTINGS = (
-    "sandbox_image_base_source",
-    "sandbox_image_registry_base",
-    "sandbox_image_offline_base",
+    *BASE_SETTINGS,
     "sandbox_image_node_version",
     "sandbox_image_npm_version",
     "sandbox_image_agents",
@@ -41,9 +41,12 @@ def extension_hash(foundation: str, dockerfile_sha256: str) -> str:
     return _digest({"foundation": foundation, "dockerfile": dockerfile_sha256})
 
 
-def egress_hash(foundation: str, files_sha256: dict[str, str]) -> str:
-    """Hash of the egress proxy image's inputs: its files, and the foundation whose base it shares."""
-    return _digest({"foundation": foundation, "files": files_sha256})
+def egress_hash(settings: dict[str, Any], ca_sha256: str, files_sha256: dict[str, str]) -> str:
+    """Hash of the egress proxy image's inputs: its files, the base it is built on, and the CA bundle it copies.
+    Not the foundation's agents or Node: projects whose images differ in those share one proxy, so a launch of
+    one never makes the proxy anew for the other."""
+    return _digest({"base": {name: settings.get(name) for name in BASE_SETTINGS}, "ca_bundle": ca_sha256,
+                    "files": files_sha256})
 
 
 def addressed_image(name: str, inputs: str) -> str:
