@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aishell_runner import egress
 from tests.integration.conftest import sandbox_config
 
 AISHELL_RUN = str(Path(sys.executable).parent / "aishell-run")
@@ -146,6 +147,41 @@ def test_a_settings_change_only_renders_the_new_spec(project, state):
     assert (run.returncode, run.stdout.split()) == (0, ["1", pwd.getpwuid(os.getuid()).pw_name]), run.stderr
     assert len(set(directory.glob("*.json")) - specs) == 1
     assert modules_run(max((state / "aishell" / "runs").iterdir())) == set()
+
+
+def proxy_container() -> str:
+    """The id of this user's running egress proxy."""
+    name = egress.names_for(os.getuid()).proxy
+    run = subprocess.run(["docker", "ps", "--quiet", "--no-trunc", "--filter", f"name=^{name}$"],
+                         capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
+def test_a_project_with_other_agents_shares_the_running_proxy(project, state, tmp_path):
+    """Another project whose image has other agents has a foundation of its own, and the same egress proxy:
+    its first launch does not make the proxy anew (the proxy's label holds the base's inputs, not the agents'),
+    and going back to the first project is a warm launch."""
+    other = tmp_path / "other agents"
+    (other / ".aishell").mkdir(parents=True)
+    (other / ".aishell" / "config.yaml").write_text(
+        CONFIG + 'agents:\n  codex: {version: ""}\n  gemini: {version: ""}\n  opencode: {version: ""}\n')
+    assert aishell(project, state, "exec", "--", "true").returncode == 0
+    proxy = proxy_container()
+    mine, image = (json.loads(aishell(where, state, "plan", "--json").stdout)["image"] for where in (project, other))
+    try:
+        run = aishell(other, state, "exec", "--", "sh", "-c", "command -v codex || echo no codex")
+        assert (run.returncode, run.stdout.strip()) == (0, "no codex"), run.stderr
+        assert proxy and proxy_container() == proxy
+        runs = state / "aishell" / "runs"
+        before = sorted(runs.iterdir())
+        assert aishell(project, state, "exec", "--", "true").returncode == 0
+        assert proxy_container() == proxy
+        assert sorted(runs.iterdir()) == before  # warm: no Ansible
+    finally:
+        # The foundation's name as set back on this module's (the other's build took it), and the other's gone.
+        subprocess.run(["docker", "tag", mine, "localhost/aishell-foundation:latest"], check=True)
+        removed = subprocess.run(["docker", "image", "rm", image], capture_output=True, text=True)
+        assert removed.returncode == 0 or "No such image" in removed.stderr, removed.stderr
 
 
 def test_sigterm_to_the_wrapper_removes_the_container(project, state):
