@@ -75,8 +75,17 @@ def _sha256(path: Path) -> str:
 
 
 def _ca_sha256(settings: dict[str, Any]) -> str:
+    """The CA bundle's digest, in the foundation's and the proxy image's inputs ("none" without one)."""
     ca = ca_bundle_path(settings["sandbox_image_ca_bundle"])
-    return _sha256(ca) if ca else "none"
+    if ca is None:
+        return "none"
+    info = ca.stat()
+    return _unchanged_file_sha256(ca, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)  # a launch asks for the CA bundle's digest three times: hashed once while unchanged
+def _unchanged_file_sha256(path: Path, *_stamp: int) -> str:
+    return _sha256(path)
 
 
 def foundation_hash(settings: dict[str, Any]) -> str:
